@@ -1,0 +1,158 @@
+"""Margin heads for training: ArcFace, CosFace and insightface's combined margin.
+
+A head holds one weight vector per identity and maps (embedding, label) to
+logits: s * cos(theta_j) for every class j, with the label's class replaced by
+s * (cos(m1 * theta + m2) - m3). ArcFace is (1, m, 0), CosFace is (1, 0, m).
+When m1 * theta + m2 passes pi the margin stops being monotonic in theta; there
+the target logit falls back to s * (cos(theta) - m3 - m2 * sin(m2)), insightface's
+standard fallback (`th`, `mm`) that keeps pushing theta down.
+
+The head is used only in training: `training_model(embedder, head)` wraps an
+embedding model into a model with (image, label) inputs and logits output, and
+the embedding model itself never contains the head. Heads compute in float32
+whatever the global policy, and stay finite (values and gradients) at
+cos(theta) = +-1: the label's angle is formed as 2 atan2(|u - w|, |u + w|) from
+the unit vectors, well conditioned at both ends, with a floor under each norm.
+
+Example:
+
+    >>> import numpy as np
+    >>> from tfmfn import heads, models
+    >>> head = heads.ArcFace(num_classes=10, s=64.0, m=0.5)
+    >>> trainer = heads.training_model(models.build("mobilefacenet"), head)
+    >>> [tuple(x.shape) for x in trainer.inputs], trainer.output_shape
+    ([(None, 112, 112, 3), (None,)], (None, 10))
+"""
+
+import math
+
+import tensorflow as tf
+import tf_keras as keras
+
+_SQUARED_NORM_FLOOR = 1e-12
+
+
+def _floored_norm(vectors):
+    """Row norms with a floor under the square, so the gradient is finite at zero."""
+    return tf.sqrt(tf.maximum(tf.reduce_sum(tf.square(vectors), axis=1), _SQUARED_NORM_FLOOR))
+
+
+@keras.saving.register_keras_serializable(package="tfmfn")
+class CombinedMargin(keras.layers.Layer):
+    """insightface's combined margin: target logit s * (cos(m1 * theta + m2) - m3).
+
+    Called on `[embeddings, labels]` (float (batch, d), integer (batch,) or
+    (batch, 1)); returns float32 logits (batch, num_classes).
+    """
+
+    def __init__(self, num_classes, s=64.0, m1=1.0, m2=0.5, m3=0.0, kernel_initializer=None, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        if num_classes < 2:
+            raise ValueError(f"a margin head needs at least 2 classes, got {num_classes}")
+        self.num_classes = int(num_classes)
+        self.s = float(s)
+        self.m1 = float(m1)
+        self.m2 = float(m2)
+        self.m3 = float(m3)
+        self.kernel_initializer = keras.initializers.get(
+            kernel_initializer or keras.initializers.RandomNormal(stddev=0.01)
+        )
+
+    def build(self, input_shape):
+        embedding_size = input_shape[0][-1]
+        self.kernel = self.add_weight(
+            name="kernel",
+            shape=(embedding_size, self.num_classes),
+            initializer=self.kernel_initializer,
+            trainable=True,
+        )
+        super().build(input_shape)
+
+    def cosines(self, embeddings):
+        """cos(theta_j) between each embedding and each class centre, in [-1, 1]."""
+        unit_embeddings = tf.math.l2_normalize(embeddings, axis=1, epsilon=1e-12)
+        unit_kernel = tf.math.l2_normalize(self.kernel, axis=0, epsilon=1e-12)
+        return tf.clip_by_value(tf.matmul(unit_embeddings, unit_kernel), -1.0, 1.0)
+
+    def target_angles(self, embeddings, labels):
+        """theta between each embedding and its label's class centre.
+
+        Formed as 2 atan2(|u - w|, |u + w|) for unit vectors u, w, which is accurate
+        at theta near 0 and near pi, where arccos of a float32 cosine is not.
+        """
+        unit_embeddings = tf.math.l2_normalize(embeddings, axis=1, epsilon=1e-12)
+        centres = tf.transpose(tf.gather(self.kernel, labels, axis=1))
+        unit_centres = tf.math.l2_normalize(centres, axis=1, epsilon=1e-12)
+        return 2.0 * tf.atan2(
+            _floored_norm(unit_embeddings - unit_centres), _floored_norm(unit_embeddings + unit_centres)
+        )
+
+    def margin(self, angles):
+        """The margin-penalised target cosine cos(m1 theta + m2) - m3, with the fallback."""
+        penalised = self.m1 * angles + self.m2
+        fallback = tf.cos(angles) - self.m3 - self.m2 * math.sin(self.m2)
+        return tf.where(penalised <= math.pi, tf.cos(penalised) - self.m3, fallback)
+
+    def call(self, inputs):
+        embeddings, labels = inputs
+        labels = tf.reshape(tf.cast(labels, tf.int32), [-1])
+        is_target = tf.one_hot(labels, self.num_classes, on_value=True, off_value=False)
+        target = self.margin(self.target_angles(embeddings, labels))
+        return self.s * tf.where(is_target, target[:, None], self.cosines(embeddings))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0][0], self.num_classes)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_classes": self.num_classes,
+            "s": self.s,
+            "m1": self.m1,
+            "m2": self.m2,
+            "m3": self.m3,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+        }
+
+
+@keras.saving.register_keras_serializable(package="tfmfn")
+class ArcFace(CombinedMargin):
+    """Additive angular margin (Deng et al.): target logit s * cos(theta + m)."""
+
+    def __init__(self, num_classes, s=64.0, m=0.5, **kwargs):
+        super().__init__(num_classes, s=s, m1=1.0, m2=m, m3=0.0, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        config["m"] = config.pop("m2")
+        del config["m1"], config["m3"]
+        return config
+
+
+@keras.saving.register_keras_serializable(package="tfmfn")
+class CosFace(CombinedMargin):
+    """Additive cosine margin (Wang et al.): target logit s * (cos(theta) - m)."""
+
+    def __init__(self, num_classes, s=64.0, m=0.35, **kwargs):
+        super().__init__(num_classes, s=s, m1=1.0, m2=0.0, m3=m, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        config["m"] = config.pop("m3")
+        del config["m1"], config["m2"]
+        return config
+
+
+HEADS = {"arcface": ArcFace, "cosface": CosFace, "combined": CombinedMargin}
+
+
+def training_model(embedder, head):
+    """The model trained with a margin head: inputs (image, label), output logits.
+
+    The embedder's layers are shared, so training this model trains `embedder`,
+    which stays a plain embedding model to save, evaluate and convert.
+    """
+    label = keras.Input((), dtype="int32", name="label")
+    logits = head([embedder.output, label])
+    return keras.Model([embedder.input, label], logits, name=f"{embedder.name}_train")

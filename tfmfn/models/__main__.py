@@ -1,0 +1,91 @@
+"""Prints the model zoo as a table like the paper's Table II.
+
+    python -m tfmfn.models                 # every model, as a table
+    python -m tfmfn.models --json          # a JSON list, one object per model
+    python -m tfmfn.models --models mobilefacenet,mobilenet_v2 --input_size 112,96
+
+Parameters are counted with BatchNorm folded into the convolutions (what a
+deployed model stores, and what the paper's figures count); trainable
+parameters include BN's scale and shift; MACs are multiply-accumulates of the
+convolutions for one face. The paper's columns come from its Table II
+(CASIA-WebFace, ArcFace; latency on a Snapdragon 820, 4 threads, NCNN).
+"""
+
+import json
+
+from absl import app, flags
+
+from tfmfn import models
+from tfmfn.models import profile
+
+FLAGS = flags.FLAGS
+flags.DEFINE_bool("json", False, "Print a JSON list of objects instead of a table.")
+flags.DEFINE_list("models", None, f"Zoo names to include (default: all). One of: {', '.join(models.names())}.")
+flags.DEFINE_list("input_size", None, "HEIGHT,WIDTH to build every model at (default: each model's own).")
+
+
+def zoo_rows(names, input_size=None):
+    """One dict per model: what we measure next to what the paper reports."""
+    rows = []
+    for name in names:
+        input_shape = (*input_size, 3) if input_size else None
+        net = models.build(name, input_shape=input_shape)
+        stats = profile.profile(net)
+        entry = models.ZOO[name]
+        rows.append(
+            {
+                "name": name,
+                "input_shape": list(net.input_shape[1:]),
+                "params": stats.params,
+                "trainable_params": stats.trainable_params,
+                "macs": stats.macs,
+                "paper_params": round(entry.paper_params * 1e6),
+            }
+        )
+    return rows
+
+
+def format_table(rows):
+    """Table II, with our counts beside the paper's figures."""
+    header = (
+        f"{'model':<22} {'input':<11} {'params':>9} {'trainable':>10} {'MACs':>8} "
+        f"{'paper':>6} {'diff':>6} {'LFW':>6} {'AgeDB':>6} {'ms':>3}"
+    )
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        entry = models.ZOO[row["name"]]
+        diff = row["params"] / row["paper_params"] - 1
+        lines.append(
+            f"{row['name']:<22} {'x'.join(map(str, row['input_shape'])):<11} "
+            f"{row['params'] / 1e6:>8.3f}M {row['trainable_params'] / 1e6:>9.3f}M "
+            f"{row['macs'] / 1e6:>7.1f}M {entry.paper_params:>5.2f}M {diff:>+6.1%} "
+            f"{entry.paper_lfw:>6.2f} {entry.paper_agedb30:>6.2f} {entry.paper_ms:>3}"
+        )
+    lines.append(
+        "params: BN folded; paper, LFW, AgeDB (-30), ms: the paper's Table II "
+        "(CASIA-WebFace, Snapdragon 820, 4 threads)."
+    )
+    return "\n".join(lines)
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    names = FLAGS.models or models.names()
+    unknown = [name for name in names if name not in models.ZOO]
+    if unknown:
+        raise app.UsageError(f"unknown model {', '.join(unknown)}; choose from {', '.join(models.names())}")
+    input_size = None
+    if FLAGS.input_size:
+        try:
+            input_size = tuple(int(side) for side in FLAGS.input_size)
+        except ValueError:
+            input_size = ()
+        if len(input_size) != 2:
+            raise app.UsageError(f"--input_size takes HEIGHT,WIDTH, got {','.join(FLAGS.input_size)}")
+    rows = zoo_rows(names, input_size)
+    print(json.dumps(rows, indent=2) if FLAGS.json else format_table(rows))
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,43 @@
+"""The one home of the face input convention: size, normalisation, alignment template.
+
+Every model, dataset, converter and the Android app read these values from here
+(or from metadata written from here), so that weights and preprocessing never drift.
+
+Example:
+
+    >>> import numpy as np
+    >>> from tfmfn import preprocess
+    >>> preprocess.normalize(np.array([0, 127.5, 255], np.float32)).round(4).tolist()
+    [-0.9961, 0.0, 0.9961]
+"""
+
+import numpy as np
+
+INPUT_SIZE = (112, 112)
+"""(height, width) of an aligned face crop, as in the paper."""
+
+PIXEL_MEAN = 127.5
+PIXEL_SCALE = 128.0
+"""A pixel value p in [0, 255] enters the network as (p - PIXEL_MEAN) / PIXEL_SCALE."""
+
+ALIGNMENT_TEMPLATE = np.array(
+    [
+        [38.2946, 51.6963],  # left eye
+        [73.5318, 51.5014],  # right eye
+        [56.0252, 71.7366],  # nose tip
+        [41.5493, 92.3655],  # left mouth corner
+        [70.7299, 92.2041],  # right mouth corner
+    ],
+    dtype=np.float32,
+)
+"""Five landmarks (x, y) of a 112x112 aligned face, insightface's convention."""
+
+
+def normalize(pixels):
+    """Maps uint8-range pixels (numpy array or tensor) to the network's input range."""
+    return (pixels - PIXEL_MEAN) / PIXEL_SCALE
+
+
+def denormalize(inputs):
+    """Inverse of `normalize`: network inputs back to [0, 255] pixel values."""
+    return inputs * PIXEL_SCALE + PIXEL_MEAN
