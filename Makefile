@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test clean
 
 demo: $(STAMP)
+	test -f runs/synth/val.bin || $(PY) -m tfmfn.data synth --out runs/synth
+	$(PY) -m tfmfn.data inspect runs/synth/val.bin
 	$(PY) -m tfmfn.models
 
 test: $(STAMP)

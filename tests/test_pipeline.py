@@ -1,0 +1,139 @@
+"""tf.data pipelines: formats agree, sharding covers the data once, flips, batches, errors."""
+
+import subprocess
+import sys
+import textwrap
+
+import cv2
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfmfn import preprocess
+from tfmfn.data import pipeline, recordio, tfrecord
+
+
+@pytest.fixture(scope="module")
+def faces(tmp_path_factory):
+    """A folder of 6 identities x 4 images; pixel (0, 0) encodes identity and image number,
+    and the left half is darker than the right so that a flip is visible."""
+    root = tmp_path_factory.mktemp("faces")
+    for identity in range(6):
+        folder = root / f"person{identity}"
+        folder.mkdir()
+        for k in range(4):
+            image = np.full((112, 112, 3), 200, np.uint8)
+            image[:, :56] = 40
+            image[0, 0] = identity * 10 + k
+            (folder / f"{k}.png").write_bytes(cv2.imencode(".png", image)[1].tobytes())
+    return str(root)
+
+
+def read_all(dataset):
+    images, labels = [], []
+    for batch_images, batch_labels in dataset:
+        images.append(batch_images.numpy())
+        labels.append(batch_labels.numpy())
+    return np.concatenate(images), np.concatenate(labels)
+
+
+def tags(images):
+    return np.round(preprocess.denormalize(images[:, 0, 0, 0])).astype(int).tolist()
+
+
+def test_folder_source_in_order(faces):
+    source = pipeline.open_source(faces)
+    assert (source.format, source.num_images, source.num_classes) == ("folder", 24, 6)
+    images, labels = read_all(pipeline.make_dataset(source, 5, training=False, drop_remainder=False))
+    assert images.dtype == np.float32 and images.shape == (24, 112, 112, 3)
+    assert tags(images) == [identity * 10 + k for identity in range(6) for k in range(4)]
+    assert labels.tolist() == [identity for identity in range(6) for _ in range(4)]
+    assert images.min() >= -1 and images.max() <= 1
+
+
+def test_all_three_formats_give_the_same_examples(faces, tmp_path):
+    folder = pipeline.open_source(faces)
+    recordio.write_insightface_rec(tmp_path / "rec", folder.samples(), (112, 112))
+    summary = tfrecord.write_tfrecords(folder.samples(), str(tmp_path / "tfr" / "faces"), num_shards=3)
+    assert summary["num_images"] == 24 and summary["num_classes"] == 6
+    expected = sorted(zip(tags(read_all(pipeline.make_dataset(folder, 4, training=False))[0]), range(24)))
+    for path in (str(tmp_path / "rec"), str(tmp_path / "tfr" / "faces")):
+        source = pipeline.open_source(path)
+        assert source.num_images == 24 and source.num_classes == 6
+        images, labels = read_all(pipeline.make_dataset(source, 4, training=False))
+        assert sorted(zip(tags(images), labels.tolist())) == sorted(
+            (tag, tag // 10) for tag, _ in expected
+        )
+
+
+def test_training_shuffles_flips_and_repeats(faces):
+    dataset = pipeline.make_dataset(faces, 8, seed=1)
+    images, labels = next(iter(dataset))
+    assert images.shape == (8, 112, 112, 3) and labels.shape == (8,)
+    first_batches = [tags(batch.numpy()) for batch, _ in dataset.take(6)]
+    seen = sum(first_batches, [])
+    assert len(seen) == 48  # repeats past the 24 images
+    assert seen[:24] != sorted(seen[:24])  # shuffled
+    left = [preprocess.denormalize(batch.numpy()[:, 50, 10, 0]) for batch, _ in dataset.take(6)]
+    left = np.concatenate(left)
+    flipped = np.isclose(left, 200, atol=2).mean()
+    assert 0.2 < flipped < 0.8  # about half the images are mirrored
+
+
+def test_sharding_covers_every_image_exactly_once(faces, tmp_path):
+    tfrecord.write_tfrecords(pipeline.open_source(faces).samples(), str(tmp_path / "faces"), num_shards=4)
+    for path in (faces, str(tmp_path / "faces")):
+        seen = []
+        for pipeline_id in range(2):
+            context = tf.distribute.InputContext(2, pipeline_id, 2)
+            dataset = pipeline.make_dataset(path, 4, training=False, input_context=context, drop_remainder=False)
+            images, _ = read_all(dataset)
+            batch_sizes = [int(batch.shape[0]) for batch, _ in dataset]
+            assert max(batch_sizes) == 2  # the global batch of 4 split over 2 replicas
+            seen.extend(tags(images))
+        assert sorted(seen) == sorted(identity * 10 + k for identity in range(6) for k in range(4))
+
+
+def test_mirrored_strategy_on_two_cpu_devices(faces):
+    code = textwrap.dedent(
+        f"""
+        import tfmfn, tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        from tfmfn.data import make_dataset
+        strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+        dataset = strategy.distribute_datasets_from_function(
+            lambda context: make_dataset({faces!r}, 8, input_context=context, seed=0))
+        images, labels = next(iter(dataset))
+        print(strategy.num_replicas_in_sync, [int(x.shape[0]) for x in strategy.experimental_local_results(labels)])
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "2 [4, 4]"
+
+
+def test_resizes_other_sizes_and_skips_corrupt_files(faces, tmp_path):
+    folder = tmp_path / "mixed"
+    for identity in range(2):
+        (folder / f"p{identity}").mkdir(parents=True)
+        big = np.full((224, 200, 3), 100 + identity, np.uint8)
+        (folder / f"p{identity}" / "big.jpg").write_bytes(cv2.imencode(".png", big)[1].tobytes())
+    (folder / "p1" / "broken.jpg").write_bytes(b"not an image")
+    images, labels = read_all(pipeline.make_dataset(str(folder), 1, training=False))
+    assert images.shape == (2, 112, 112, 3) and labels.tolist() == [0, 1]
+    assert tags(images) == [100, 101]
+
+
+def test_errors_say_what_to_do(faces, tmp_path):
+    with pytest.raises(ValueError, match="batch size 64 is larger than the 24 images"):
+        pipeline.make_dataset(faces, 64)
+    single = tmp_path / "single" / "only"
+    single.mkdir(parents=True)
+    (single / "a.png").write_bytes(cv2.imencode(".png", np.zeros((8, 8, 3), np.uint8))[1].tobytes())
+    with pytest.raises(ValueError, match="training needs at least 2"):
+        pipeline.make_dataset(str(tmp_path / "single"), 1)
+    with pytest.raises(ValueError, match="verification set"):
+        pipeline.open_source("lfw.bin")
+    with pytest.raises(FileNotFoundError, match="no TFRecord files found"):
+        pipeline.open_source(str(tmp_path / "nothing"))
