@@ -41,7 +41,6 @@ DETECTORS = {
 """`full`: faces up to about 5 m away, for ordinary photos; `short`: selfie distance."""
 
 RAW_SCORE_LIMIT = 80.0
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -266,7 +265,7 @@ def image_files(root):
     for folder, subfolders, files in os.walk(root):
         subfolders.sort()
         found.extend(
-            os.path.join(folder, name) for name in sorted(files) if name.lower().endswith(IMAGE_SUFFIXES)
+            os.path.join(folder, name) for name in sorted(files) if name.lower().endswith(preprocess.IMAGE_SUFFIXES)
         )
     return found
 

@@ -33,6 +33,10 @@ ALIGNMENT_TEMPLATE = np.array(
 """Five landmarks (x, y) of a 112x112 aligned face, insightface's convention."""
 
 
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+"""File name endings that tfmfn reads as images (compared in lower case)."""
+
+
 def normalize(pixels):
     """Maps uint8-range pixels (numpy array or tensor) to the network's input range."""
     return (pixels - PIXEL_MEAN) / PIXEL_SCALE

@@ -17,7 +17,7 @@ Example:
 
 import os
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp")
+from tfmfn.preprocess import IMAGE_SUFFIXES
 
 
 def list_identity_folders(root):
