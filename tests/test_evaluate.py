@@ -1,0 +1,165 @@
+"""The verification protocol against an independent numpy implementation; Keras vs TFLite."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfmfn import embedder, evaluate, models
+from tfmfn.data import bins, synth
+
+
+def reference_protocol(first, second, issame):
+    """The protocol written independently: matrices of predictions over all thresholds at once."""
+    first = first / np.linalg.norm(first, axis=1, keepdims=True)
+    second = second / np.linalg.norm(second, axis=1, keepdims=True)
+    distance = np.sum(np.square(first - second), axis=1)
+    thresholds = np.arange(0, 4, 0.01)
+    predicted = distance[None, :] < thresholds[:, None]  # (thresholds, pairs)
+    correct = predicted == issame[None, :]
+    count = len(issame)
+    bounds = np.cumsum([0] + [count // 10 + (1 if fold < count % 10 else 0) for fold in range(10)])
+    accuracy, chosen, val = [], [], []
+    for fold in range(10):
+        test = np.zeros(count, bool)
+        test[bounds[fold] : bounds[fold + 1]] = True
+        best = np.argmax(correct[:, ~test].mean(axis=1))
+        chosen.append(thresholds[best])
+        accuracy.append(correct[best, test].mean())
+        negatives = ~test & ~issame
+        far = (predicted[:, negatives]).sum(axis=1) / negatives.sum()
+        if far.max() >= 1e-3:
+            unique, first_index = np.unique(far, return_index=True)
+            threshold = np.interp(1e-3, unique, thresholds[first_index])
+        else:
+            threshold = 0.0
+        positives = test & issame
+        val.append((distance[positives] < threshold).mean())
+    # TAR at FAR over every threshold that could matter (each distinct distance, accept d <= t).
+    candidates = np.append(np.unique(distance), -1.0)
+    tars = np.array([(distance[issame] <= t).mean() for t in candidates])
+    fars = np.array([(distance[~issame] <= t).mean() for t in candidates])
+    # AUC as the Mann-Whitney statistic: P(positive closer than negative), ties half.
+    positive, negative = distance[issame][:, None], distance[~issame][None, :]
+    auc = (positive < negative).mean() + 0.5 * (positive == negative).mean()
+    return {
+        "accuracy": np.mean(accuracy), "accuracy_std": np.std(accuracy), "threshold": np.mean(chosen),
+        "val_at_far_1e-3": np.mean(val), "auc": auc,
+        "tar_at_far": {key: tars[fars <= float(key)].max() for key in ("1e-4", "1e-3", "1e-2")},
+    }
+
+
+@pytest.mark.parametrize("count, noise", [(600, 0.8), (6000, 1.2), (1003, 0.5)])
+def test_metrics_equal_independent_numpy(count, noise):
+    rng = np.random.default_rng(count)
+    issame = rng.uniform(size=count) < 0.5
+    first = rng.normal(size=(count, 16))
+    second = np.where(issame[:, None], first + noise * rng.normal(size=(count, 16)), rng.normal(size=(count, 16)))
+    ours = evaluate.verification_metrics(first, second, issame)
+    reference = reference_protocol(first, second, issame)
+    assert ours["num_pairs"] == count
+    for key in ("accuracy", "accuracy_std", "threshold", "val_at_far_1e-3", "auc"):
+        assert ours[key] == pytest.approx(reference[key], abs=1e-12), key
+    for key, value in reference["tar_at_far"].items():
+        assert ours["tar_at_far"][key] == pytest.approx(value, abs=1e-12), key
+    assert 0.5 < ours["accuracy"] < 1.0
+
+
+def test_perfect_and_chance_embeddings():
+    rng = np.random.default_rng(0)
+    issame = np.arange(400) % 2 == 0
+    first = rng.normal(size=(400, 8))
+    perfect = evaluate.verification_metrics(first, np.where(issame[:, None], first, -first), issame)
+    assert perfect["accuracy"] == 1.0 and perfect["auc"] == 1.0 and perfect["tar_at_far"]["1e-4"] == 1.0
+    chance = evaluate.verification_metrics(first, rng.normal(size=(400, 8)), issame)
+    assert abs(chance["auc"] - 0.5) < 0.1 and chance["accuracy"] < 0.62
+
+
+@pytest.fixture(scope="module")
+def small_set(tmp_path_factory):
+    out = tmp_path_factory.mktemp("eval")
+    synth.generate(str(out), identities=2, images_per_identity=2, pairs=60, seed=1, val_identities=10, progress=False)
+    return str(out / "val.bin")
+
+
+def to_tflite(model, path, batch=None):
+    concrete = tf.function(lambda images: model(images, training=False)).get_concrete_function(
+        tf.TensorSpec([batch, *model.input_shape[1:]], tf.float32)
+    )
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
+    path.write_bytes(converter.convert())
+    return str(path)
+
+
+def test_keras_and_float32_tflite_agree(small_set, tmp_path):
+    model = models.build("mobilefacenet")
+    keras_results = evaluate.evaluate_bins(embedder.KerasEmbedder(model), [small_set])
+    tflite = embedder.load_embedder(to_tflite(model, tmp_path / "m.tflite"))
+    tflite_results = evaluate.evaluate_bins(tflite, [small_set], roc_path=str(tmp_path / "roc.png"))
+    assert abs(keras_results["val"]["accuracy"] - tflite_results["val"]["accuracy"]) <= 0.001
+    faces = np.random.default_rng(0).integers(0, 255, (5, 112, 112, 3), dtype=np.uint8)
+    np.testing.assert_allclose(tflite.embed(faces), embedder.KerasEmbedder(model).embed(faces), atol=1e-4)
+    assert (tmp_path / "roc.png").stat().st_size > 10_000
+
+
+def test_fixed_batch_and_int8_tflite(tmp_path):
+    model = models.build("mobilefacenet", input_shape=(64, 64, 3), embedding_size=32)
+    faces = np.random.default_rng(1).integers(0, 255, (10, 64, 64, 3), dtype=np.uint8)
+    expected = embedder.KerasEmbedder(model).embed(faces)
+    fixed = embedder.load_embedder(to_tflite(model, tmp_path / "fixed.tflite", batch=4))
+    assert fixed.batch_size == 4 and not fixed.dynamic_batch
+    np.testing.assert_allclose(fixed.embed(faces), expected, atol=1e-4)
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([face[None].astype(np.float32) / 128 - 1] for face in faces)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = converter.inference_output_type = tf.int8
+    (tmp_path / "int8.tflite").write_bytes(converter.convert())
+    quantized = embedder.load_embedder(str(tmp_path / "int8.tflite"))
+    assert quantized.embedding_size == 32 and quantized.input_size == (64, 64)
+    got = quantized.embed(faces)
+    cosine = (got * expected).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(expected, axis=1)
+    assert got.shape == (10, 32) and cosine.min() > 0.9
+
+
+def test_quantize_round_trip():
+    detail = {"dtype": np.int8, "quantization": (0.5, -3)}
+    values = np.array([-10.0, 0.0, 1.24, 200.0], np.float32)
+    quantized = embedder.quantize(values, detail)
+    assert quantized.tolist() == [-23, -3, -1, 127]
+    assert embedder.dequantize(quantized, detail).tolist() == [-10.0, 0.0, 1.0, 65.0]
+
+
+def test_errors_name_the_problem(small_set, tmp_path):
+    model = models.build("mobilefacenet", input_shape=(96, 96, 3))
+    with pytest.raises(ValueError, match="images are 112x112 but .* takes 96x96"):
+        evaluate.evaluate_bins(embedder.KerasEmbedder(model), [small_set])
+    from tfmfn import heads
+
+    trainer = heads.training_model(models.build("mobilefacenet"), heads.ArcFace(5))
+    trainer.save(tmp_path / "trainer.keras")
+    with pytest.raises(embedder.NotAnEmbedderError, match="a training model with a head"):
+        embedder.load_embedder(str(tmp_path / "trainer.keras"))
+    (tmp_path / "junk.tflite").write_bytes(b"not a model")
+    with pytest.raises(embedder.NotAnEmbedderError, match="not a readable .tflite"):
+        embedder.load_embedder(str(tmp_path / "junk.tflite"))
+
+
+def test_cli_json_and_no_flip(small_set, tmp_path):
+    model = models.build("mobilefacenet")
+    model.save(tmp_path / "model.keras")
+    outputs = {}
+    for extra in ([], ["--no_flip"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "tfmfn.evaluate", "--model", str(tmp_path / "model.keras"), "--bins", small_set, "--json", *extra],
+            capture_output=True, text=True, check=True,
+        )
+        outputs[bool(extra)] = json.loads(result.stdout)["val"]
+    keys = {"accuracy", "accuracy_std", "threshold", "val_at_far_1e-3", "tar_at_far", "auc", "num_pairs"}
+    assert set(outputs[False]) == keys and set(outputs[False]["tar_at_far"]) == {"1e-4", "1e-3", "1e-2"}
+    assert outputs[False]["num_pairs"] == 60
+    assert outputs[False]["auc"] != outputs[True]["auc"]  # the flip changes the embeddings

@@ -1,0 +1,162 @@
+"""One runtime API for face embedders, Keras or TFLite: aligned RGB faces in, embeddings out.
+
+`load_embedder(path)` accepts a `.keras` / `.h5` file, a SavedModel folder, a
+training `--model_dir` (its `export/` is used) or any `.tflite` embedder: float,
+int8 or uint8 input and output (quantised with the tensors' own scale and zero
+point), any embedding size, dynamic or fixed batch (a fixed batch larger than
+one is filled by padding the last chunk).
+
+Example:
+
+    >>> import numpy as np
+    >>> from tfmfn import embedder, models
+    >>> faces = np.zeros((3, 112, 112, 3), np.uint8)
+    >>> embedder.KerasEmbedder(models.build("mobilefacenet")).embed(faces).shape
+    (3, 128)
+"""
+
+import os
+
+import numpy as np
+
+from tfmfn import preprocess
+
+EXPORT_FOLDER = "export"
+EXPORT_MODEL = "embedder.keras"
+
+
+class NotAnEmbedderError(ValueError):
+    """A model whose inputs or outputs are not those of a face embedder."""
+
+
+class Embedder:
+    """Base: subclasses set `input_size`, `embedding_size` and implement `_run(float batch)`."""
+
+    name = "embedder"
+    batch_size = 64
+
+    def embed(self, faces):
+        """Embeddings (N, D) float32 of aligned RGB faces (N, H, W, 3), uint8 pixels in [0, 255]."""
+        faces = np.asarray(faces)
+        if faces.ndim != 4 or tuple(faces.shape[1:]) != (*self.input_size, 3):
+            raise ValueError(
+                f"{self.name} takes faces of {self.input_size[0]}x{self.input_size[1]}x3, got array of shape "
+                f"{faces.shape}; align or resize the images to the model's input size"
+            )
+        inputs = preprocess.normalize(faces.astype(np.float32))
+        chunks = [self._run(inputs[start : start + self.batch_size]) for start in range(0, len(inputs), self.batch_size)]
+        return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros((0, self.embedding_size), np.float32)
+
+
+class KerasEmbedder(Embedder):
+    """A tf_keras embedding model (one image input, one (batch, D) output)."""
+
+    def __init__(self, model, name=None):
+        if len(model.inputs) != 1 or len(model.outputs) != 1:
+            raise NotAnEmbedderError(
+                f"{name or model.name}: an embedder has one image input and one embedding output, this model has "
+                f"{len(model.inputs)} inputs and {len(model.outputs)} outputs (a training model with a head?)"
+            )
+        input_shape, output_shape = model.input_shape, model.output_shape
+        if len(input_shape) != 4 or input_shape[-1] != 3 or None in input_shape[1:3] or len(output_shape) != 2:
+            raise NotAnEmbedderError(
+                f"{name or model.name}: expected input (batch, H, W, 3) and output (batch, D), got {input_shape} -> {output_shape}"
+            )
+        self.model = model
+        self.name = name or model.name
+        self.input_size = tuple(input_shape[1:3])
+        self.embedding_size = output_shape[-1]
+
+    def _run(self, inputs):
+        return self.model(inputs, training=False).numpy()
+
+
+class TFLiteEmbedder(Embedder):
+    """A `.tflite` embedder run with LiteRT (XNNPACK), any input and output quantisation."""
+
+    def __init__(self, path, num_threads=None):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.name = os.path.basename(path)
+        try:
+            self.interpreter = Interpreter(model_path=path, num_threads=num_threads)
+        except ValueError as error:
+            raise NotAnEmbedderError(f"{path}: not a readable .tflite model ({error})") from None
+        inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise NotAnEmbedderError(f"{path}: an embedder has one input and one output, this has {len(inputs)} and {len(outputs)}")
+        shape = inputs[0]["shape"]
+        if len(shape) != 4 or shape[-1] != 3 or len(outputs[0]["shape"]) != 2:
+            raise NotAnEmbedderError(
+                f"{path}: expected input (batch, H, W, 3) and output (batch, D), got {shape.tolist()} -> "
+                f"{outputs[0]['shape'].tolist()}"
+            )
+        self.input_size = (int(shape[1]), int(shape[2]))
+        self.embedding_size = int(outputs[0]["shape"][-1])
+        self.fixed_batch = int(shape[0])
+        self.dynamic_batch = int(inputs[0]["shape_signature"][0]) == -1
+        if not self.dynamic_batch:
+            self.batch_size = self.fixed_batch
+        self.interpreter.allocate_tensors()
+        self.current_batch = self.fixed_batch
+
+    def _input_detail(self):
+        return self.interpreter.get_input_details()[0]
+
+    def _run(self, inputs):
+        count = len(inputs)
+        if self.dynamic_batch and count != self.current_batch:
+            self.interpreter.resize_tensor_input(self._input_detail()["index"], [count, *self.input_size, 3])
+            self.interpreter.allocate_tensors()
+            self.current_batch = count
+        elif not self.dynamic_batch and count < self.fixed_batch:
+            inputs = np.concatenate([inputs, np.zeros((self.fixed_batch - count, *inputs.shape[1:]), inputs.dtype)])
+        detail = self._input_detail()
+        self.interpreter.set_tensor(detail["index"], quantize(inputs, detail))
+        self.interpreter.invoke()
+        output = self.interpreter.get_output_details()[0]
+        return dequantize(self.interpreter.get_tensor(output["index"]), output)[:count]
+
+
+def quantize(values, detail):
+    """Float values -> the tensor's dtype with its (scale, zero_point); float tensors pass through."""
+    dtype = detail["dtype"]
+    if dtype == np.float32:
+        return values.astype(np.float32)
+    scale, zero_point = detail["quantization"]
+    info = np.iinfo(dtype)
+    return np.clip(np.round(values / scale + zero_point), info.min, info.max).astype(dtype)
+
+
+def dequantize(values, detail):
+    """A tensor's values as float32, undoing its (scale, zero_point) if it is quantised."""
+    if detail["dtype"] == np.float32:
+        return values
+    scale, zero_point = detail["quantization"]
+    return (values.astype(np.float32) - zero_point) * scale
+
+
+def load_keras_model(path):
+    """A tf_keras model from a `.keras`/`.h5` file or a Keras SavedModel folder."""
+    import tf_keras as keras
+
+    from tfmfn import heads, models  # noqa: F401  (registers tfmfn's layers for loading)
+
+    try:
+        return keras.models.load_model(path, compile=False)
+    except (OSError, ValueError, IOError) as error:
+        raise NotAnEmbedderError(f"{path}: not a loadable Keras model ({str(error).splitlines()[0]})") from None
+
+
+def load_embedder(path, num_threads=None):
+    """The `Embedder` for a .tflite file, a .keras/.h5 file, a SavedModel or a training model_dir."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such model; give a .tflite, .keras, .h5, SavedModel folder or model_dir")
+    if path.endswith(".tflite"):
+        return TFLiteEmbedder(path, num_threads)
+    exported = os.path.join(path, EXPORT_FOLDER, EXPORT_MODEL)
+    if os.path.isdir(path) and os.path.exists(exported):
+        path = exported
+    if os.path.isdir(path) and not os.path.exists(os.path.join(path, "saved_model.pb")):
+        raise NotAnEmbedderError(f"{path}: a folder but neither a SavedModel nor a training model_dir with {EXPORT_FOLDER}/")
+    return KerasEmbedder(load_keras_model(path), name=os.path.basename(os.path.normpath(path)))

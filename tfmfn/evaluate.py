@@ -1,0 +1,226 @@
+"""The standard face verification protocol (insightface / LFW) for any tfmfn embedder.
+
+Each image and its horizontal flip are embedded, the two embeddings added and
+L2-normalised (`flip=False` uses the image alone); a pair's score is the squared
+distance of its two embeddings. Accuracy: 10 contiguous folds (sizes as
+scikit-learn's unshuffled KFold), the threshold among 0, 0.01, ..., 3.99 that is
+best on 9 folds (the first best) is applied to the 10th, pairs closer than it
+predicted the same person; mean and standard deviation over folds.
+VAL@FAR=1e-3: on the 9 folds, the threshold at FAR 1e-3 is interpolated from
+the (FAR, threshold) curve (duplicate FARs collapsed to their first threshold;
+0 when FAR never reaches 1e-3), and the 10th fold's true accept rate at it is
+averaged. Over all pairs: TAR at FAR 1e-4, 1e-3 and 1e-2 (the highest true
+accept rate among thresholds whose false accept rate does not exceed it) and
+the ROC AUC.
+
+Example:
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> first = rng.normal(size=(600, 8)); issame = np.arange(600) % 2 == 0
+    >>> second = np.where(issame[:, None], first + 0.1 * rng.normal(size=(600, 8)), rng.normal(size=(600, 8)))
+    >>> metrics = verification_metrics(first, second, issame)
+    >>> metrics["accuracy"] > 0.95, metrics["num_pairs"]
+    (True, 600)
+
+CLI: `python -m tfmfn.evaluate --model PATH --bins a.bin[,b.bin] [--no_flip] [--json] [--roc FILE.png]`.
+"""
+
+import numpy as np
+
+THRESHOLDS = np.arange(0, 4, 0.01)
+NUM_FOLDS = 10
+FAR_TARGETS = ("1e-4", "1e-3", "1e-2")
+
+
+def l2_normalize(vectors):
+    vectors = np.asarray(vectors, dtype=np.float64)
+    return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+
+def fold_slices(count, num_folds=NUM_FOLDS):
+    """Contiguous folds, the first `count % num_folds` one longer (scikit-learn's KFold)."""
+    sizes = np.full(num_folds, count // num_folds)
+    sizes[: count % num_folds] += 1
+    edges = np.concatenate([[0], np.cumsum(sizes)])
+    return [np.arange(edges[fold], edges[fold + 1]) for fold in range(num_folds)]
+
+
+def _rates(distances, issame, threshold):
+    predicted = distances < threshold
+    accepted_same = np.logical_and(predicted, issame).sum()
+    accepted_different = np.logical_and(predicted, ~issame).sum()
+    tar = accepted_same / max(issame.sum(), 1)
+    far = accepted_different / max((~issame).sum(), 1)
+    accuracy = (predicted == issame).mean() if len(issame) else 0.0
+    return tar, far, accuracy
+
+
+def _threshold_at_far(distances, issame, far_target):
+    fars = np.array([_rates(distances, issame, threshold)[1] for threshold in THRESHOLDS])
+    if fars.max() < far_target:
+        return 0.0
+    unique_fars, first = np.unique(fars, return_index=True)
+    return float(np.interp(far_target, unique_fars, THRESHOLDS[first]))
+
+
+def verification_metrics(first, second, issame):
+    """Every metric of the protocol from the two embeddings of each pair (already flipped-and-added
+    or not); the embeddings are L2-normalised here."""
+    first, second = l2_normalize(first), l2_normalize(second)
+    issame = np.asarray(issame, dtype=bool)
+    distances = ((first - second) ** 2).sum(axis=1)
+    indices = np.arange(len(issame))
+    accuracies, thresholds, vals = [], [], []
+    for test in fold_slices(len(issame)):
+        train = np.setdiff1d(indices, test)
+        train_accuracy = [_rates(distances[train], issame[train], t)[2] for t in THRESHOLDS]
+        best = THRESHOLDS[int(np.argmax(train_accuracy))]
+        thresholds.append(best)
+        accuracies.append(_rates(distances[test], issame[test], best)[2])
+        val_threshold = _threshold_at_far(distances[train], issame[train], 1e-3)
+        vals.append(_rates(distances[test], issame[test], val_threshold)[0])
+    return {
+        "accuracy": float(np.mean(accuracies)),
+        "accuracy_std": float(np.std(accuracies)),
+        "threshold": float(np.mean(thresholds)),
+        "val_at_far_1e-3": float(np.mean(vals)),
+        "tar_at_far": {target: tar_at_far(distances, issame, float(target)) for target in FAR_TARGETS},
+        "auc": roc_auc(distances, issame),
+        "num_pairs": int(len(issame)),
+    }
+
+
+def roc_curve(distances, issame):
+    """(false accept rates, true accept rates), one point per distinct distance, from (0, 0)."""
+    order = np.argsort(distances, kind="stable")
+    sorted_distances, sorted_same = distances[order], issame[order]
+    last_of_tie = np.append(np.diff(sorted_distances) > 0, True)
+    true_accepts = np.cumsum(sorted_same)[last_of_tie]
+    false_accepts = np.cumsum(~sorted_same)[last_of_tie]
+    tar = np.concatenate([[0.0], true_accepts / max(issame.sum(), 1)])
+    far = np.concatenate([[0.0], false_accepts / max((~issame).sum(), 1)])
+    return far, tar
+
+
+def tar_at_far(distances, issame, far_target):
+    """The highest true accept rate over thresholds whose false accept rate is at most `far_target`."""
+    far, tar = roc_curve(distances, issame)
+    return float(tar[far <= far_target].max())
+
+
+def roc_auc(distances, issame):
+    """Area under the ROC curve (trapezoids; ties count half)."""
+    far, tar = roc_curve(distances, issame)
+    return float(np.sum(np.diff(far) * (tar[1:] + tar[:-1]) / 2))
+
+
+def pair_embeddings(embedder, pairs, flip=True, batch_images=512):
+    """(first, second) embeddings of a `VerificationSet`'s pairs, flip-and-add when `flip`."""
+    embeddings = []
+    for start in range(0, len(pairs.images), batch_images):
+        faces = np.stack([pairs.decode(index) for index in range(start, min(start + batch_images, len(pairs.images)))])
+        if faces.shape[1:3] != tuple(embedder.input_size):
+            raise ValueError(
+                f"{pairs.name}: images are {faces.shape[1]}x{faces.shape[2]} but {embedder.name} takes "
+                f"{embedder.input_size[0]}x{embedder.input_size[1]}; use a .bin made for this input size"
+            )
+        vectors = l2_normalize(embedder.embed(faces))
+        if flip:
+            vectors = vectors + l2_normalize(embedder.embed(faces[:, :, ::-1]))
+        embeddings.append(vectors)
+    embeddings = np.concatenate(embeddings)
+    return embeddings[0::2], embeddings[1::2]
+
+
+def evaluate_bins(embedder, bin_paths, flip=True, roc_path=None):
+    """`{set name: metrics}` for each `.bin`; with `roc_path`, one ROC plot of every set."""
+    from tfmfn.data import bins
+
+    results, curves = {}, {}
+    for path in bin_paths:
+        pairs = bins.load_bin(path)
+        first, second = pair_embeddings(embedder, pairs, flip)
+        results[pairs.name] = verification_metrics(first, second, pairs.issame)
+        distances = ((l2_normalize(first) - l2_normalize(second)) ** 2).sum(axis=1)
+        curves[pairs.name] = roc_curve(distances, pairs.issame)
+    if roc_path:
+        plot_roc(curves, results, roc_path, embedder.name)
+    return results
+
+
+def plot_roc(curves, results, path, title):
+    """Writes ROC curves (log-scale FAR) with each set's accuracy and AUC in the legend."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6, 4.5))
+    for name, (far, tar) in curves.items():
+        metrics = results[name]
+        axis.plot(
+            np.maximum(far, 1e-5), tar,
+            label=f"{name}: acc {metrics['accuracy']:.2%}, AUC {metrics['auc']:.4f}",
+        )
+    axis.set_xscale("log")
+    axis.set_xlim(1e-4, 1)
+    axis.set_ylim(0, 1.01)
+    axis.set_xlabel("false accept rate")
+    axis.set_ylabel("true accept rate")
+    axis.set_title(f"ROC: {title}")
+    axis.grid(True, which="both", alpha=0.3)
+    axis.legend(loc="lower right")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def format_results(results):
+    """A table: one line per verification set."""
+    lines = [f"{'set':<12} {'pairs':>6} {'accuracy':>16} {'threshold':>9} {'VAL@1e-3':>9} {'TAR@1e-4':>9} {'TAR@1e-2':>9} {'AUC':>7}"]
+    for name, metrics in results.items():
+        lines.append(
+            f"{name:<12} {metrics['num_pairs']:>6} {metrics['accuracy']:>8.2%} +- {metrics['accuracy_std']:>5.2%} "
+            f"{metrics['threshold']:>9.2f} {metrics['val_at_far_1e-3']:>9.2%} {metrics['tar_at_far']['1e-4']:>9.2%} "
+            f"{metrics['tar_at_far']['1e-2']:>9.2%} {metrics['auc']:>7.4f}"
+        )
+    return "\n".join(lines)
+
+
+def _define_flags():
+    from absl import flags
+
+    flags.DEFINE_string("model", None, "A .tflite, .keras/.h5, SavedModel folder or training --model_dir.")
+    flags.DEFINE_list("bins", None, "Verification sets (.bin), comma separated.")
+    flags.DEFINE_bool("no_flip", False, "Embed each image alone, without adding its horizontal flip.")
+    flags.DEFINE_bool("json", False, "Print the metrics as JSON.")
+    flags.DEFINE_string("roc", None, "Write a ROC plot of every set to this PNG.")
+    flags.DEFINE_integer("threads", None, "LiteRT threads for .tflite models (default: LiteRT's choice).")
+    flags.mark_flags_as_required(["model", "bins"])
+
+
+def main(argv):
+    import json
+
+    from absl import app, flags
+
+    from tfmfn import embedder as embedders
+    from tfmfn.data import bins
+
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    options = flags.FLAGS
+    try:
+        model = embedders.load_embedder(options.model, options.threads)
+        results = evaluate_bins(model, options.bins, not options.no_flip, options.roc)
+    except (FileNotFoundError, ValueError, bins.BinFormatError) as error:
+        raise SystemExit(f"error: {error}")
+    print(json.dumps(results, indent=2) if options.json else format_results(results))
+
+
+if __name__ == "__main__":
+    from absl import app
+
+    _define_flags()
+    app.run(main)
