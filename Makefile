@@ -12,7 +12,7 @@ demo: $(STAMP)
 	$(PY) -m tfmfn.models
 
 test: $(STAMP)
-	$(PY) -m pytest -n 2 tests
+	$(PY) -m pytest -n 2 --doctest-modules tfmfn tests
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -7,7 +7,7 @@ Example:
 
     >>> import numpy as np
     >>> from tfmfn import preprocess
-    >>> preprocess.normalize(np.array([0, 127.5, 255], np.float32)).round(4).tolist()
+    >>> preprocess.normalize(np.array([0, 127.5, 255])).round(4).tolist()
     [-0.9961, 0.0, 0.9961]
 """
 

@@ -165,7 +165,7 @@ def _draw_face(canvas, identity, pose, expression):
         _ellipse(canvas, (cx - width * 0.3, hair_top + identity.face_height * identity.hair_line * 0.7), (width * 0.6, 7), -15, identity.hair)
     # Features move with yaw (towards the turned side) and pitch.
     shift = yaw * 9
-    eye_y = 51.6 + identity.eye_height + pose["pitch"] * 6 + (cy - 62.0) * 0.0
+    eye_y = 51.6 + identity.eye_height + pose["pitch"] * 6
     openness = expression["eyes"]
     for side in (-1, 1):
         squash = 1 - max(0.0, side * yaw) * 0.6
