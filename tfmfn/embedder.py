@@ -144,7 +144,7 @@ def load_keras_model(path):
 
     try:
         return keras.models.load_model(path, compile=False)
-    except (OSError, ValueError, IOError) as error:
+    except (OSError, ValueError) as error:
         raise NotAnEmbedderError(f"{path}: not a loadable Keras model ({str(error).splitlines()[0]})") from None
 
 
