@@ -38,6 +38,11 @@ def l2_normalize(vectors):
     return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
+def pair_distances(first, second):
+    """Squared distance between the L2-normalised embeddings of each pair."""
+    return ((l2_normalize(first) - l2_normalize(second)) ** 2).sum(axis=1)
+
+
 def fold_slices(count, num_folds=NUM_FOLDS):
     """Contiguous folds, the first `count % num_folds` one longer (scikit-learn's KFold)."""
     sizes = np.full(num_folds, count // num_folds)
@@ -67,9 +72,8 @@ def _threshold_at_far(distances, issame, far_target):
 def verification_metrics(first, second, issame):
     """Every metric of the protocol from the two embeddings of each pair (already flipped-and-added
     or not); the embeddings are L2-normalised here."""
-    first, second = l2_normalize(first), l2_normalize(second)
     issame = np.asarray(issame, dtype=bool)
-    distances = ((first - second) ** 2).sum(axis=1)
+    distances = pair_distances(first, second)
     indices = np.arange(len(issame))
     accuracies, thresholds, vals = [], [], []
     for test in fold_slices(len(issame)):
@@ -142,8 +146,7 @@ def evaluate_bins(embedder, bin_paths, flip=True, roc_path=None):
         pairs = bins.load_bin(path)
         first, second = pair_embeddings(embedder, pairs, flip)
         results[pairs.name] = verification_metrics(first, second, pairs.issame)
-        distances = ((l2_normalize(first) - l2_normalize(second)) ** 2).sum(axis=1)
-        curves[pairs.name] = roc_curve(distances, pairs.issame)
+        curves[pairs.name] = roc_curve(pair_distances(first, second), pairs.issame)
     if roc_path:
         plot_roc(curves, results, roc_path, embedder.name)
     return results
