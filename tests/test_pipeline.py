@@ -80,6 +80,39 @@ def test_training_shuffles_flips_and_repeats(faces):
     assert 0.2 < flipped < 0.8  # about half the images are mirrored
 
 
+def test_each_epoch_is_a_permutation_and_the_stream_is_a_function_of_the_seed(faces):
+    first = tags(read_all(pipeline.make_dataset(faces, 8, flip=False, seed=3).take(6))[0])
+    again = tags(read_all(pipeline.make_dataset(faces, 8, flip=False, seed=3).take(6))[0])
+    other = tags(read_all(pipeline.make_dataset(faces, 8, flip=False, seed=4).take(6))[0])
+    assert first == again and first != other
+    every_image = sorted(identity * 10 + k for identity in range(6) for k in range(4))
+    assert sorted(first[:24]) == every_image and sorted(first[24:]) == every_image
+    assert first[:24] != first[24:]  # a new permutation each epoch
+
+
+@pytest.mark.parametrize("as_tfrecords", [False, True])
+def test_resumed_stream_reads_what_the_uninterrupted_one_read(faces, tmp_path, as_tfrecords):
+    path = faces
+    if as_tfrecords:
+        path = str(tmp_path / "faces")
+        tfrecord.write_tfrecords(pipeline.open_source(faces).samples(), path, num_shards=3)
+    whole = read_all(pipeline.make_dataset(path, 8, seed=5).take(7))
+    resumed = read_all(pipeline.make_dataset(path, 8, seed=5, start_step=4).take(3))
+    np.testing.assert_array_equal(resumed[0], whole[0][32:])  # flips included
+    np.testing.assert_array_equal(resumed[1], whole[1][32:])
+
+
+def test_replicas_together_read_the_single_device_batch(faces):
+    single = read_all(pipeline.make_dataset(faces, 8, seed=2, start_step=1).take(4))[0]
+    shares = []
+    for pipeline_id in range(2):
+        context = tf.distribute.InputContext(2, pipeline_id, 2)
+        shares.append(read_all(pipeline.make_dataset(faces, 8, seed=2, start_step=1, input_context=context).take(4))[0])
+    together = np.concatenate([np.concatenate([shares[0][4 * step: 4 * step + 4], shares[1][4 * step: 4 * step + 4]])
+                               for step in range(4)])
+    np.testing.assert_array_equal(together, single)
+
+
 def test_sharding_covers_every_image_exactly_once(faces, tmp_path):
     tfrecord.write_tfrecords(pipeline.open_source(faces).samples(), str(tmp_path / "faces"), num_shards=4)
     for path in (faces, str(tmp_path / "faces")):

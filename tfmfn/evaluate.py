@@ -141,9 +141,13 @@ def evaluate_bins(embedder, bin_paths, flip=True, roc_path=None):
     """`{set name: metrics}` for each `.bin`; with `roc_path`, one ROC plot of every set."""
     from tfmfn.data import bins
 
+    return evaluate_sets(embedder, [bins.load_bin(path) for path in bin_paths], flip, roc_path)
+
+
+def evaluate_sets(embedder, sets, flip=True, roc_path=None):
+    """`evaluate_bins` for loaded `VerificationSet`s."""
     results, curves = {}, {}
-    for path in bin_paths:
-        pairs = bins.load_bin(path)
+    for pairs in sets:
         first, second = pair_embeddings(embedder, pairs, flip)
         results[pairs.name] = verification_metrics(first, second, pairs.issame)
         curves[pairs.name] = roc_curve(pair_distances(first, second), pairs.issame)

@@ -34,6 +34,9 @@ from tfmfn import preprocess
 from tfmfn.data import folders, recordio, tfrecord
 
 _READ_CHUNK = 64
+_TFRECORD_CYCLE = 8
+_SHUFFLE_BUFFER = 20000
+_ENDLESS = 2**62
 
 
 @dataclasses.dataclass
@@ -61,51 +64,81 @@ class FaceSource:
             for image, label in tf.data.TFRecordDataset(self.files).map(tfrecord.parse):
                 yield image.numpy(), int(label)
 
-    def encoded(self, input_context=None, shuffle=True, seed=None):
-        """A dataset of (encoded image, label), sharded for `input_context`, shuffled if asked."""
+    def encoded(self, input_context=None):
+        """(encoded image, label) of every image once, in order, sharded for `input_context`."""
         num_shards = input_context.num_input_pipelines if input_context else 1
         shard = input_context.input_pipeline_id if input_context else 0
         if self.format == "tfrecord":
-            return self._tfrecord_examples(num_shards, shard, shuffle, seed)
-        positions = tf.data.Dataset.range(self.num_images).shard(num_shards, shard)
-        if shuffle:
-            positions = positions.shuffle(self.num_images, seed=seed, reshuffle_each_iteration=True)
+            return self._tfrecord_records(num_shards, shard).map(tfrecord.parse, num_parallel_calls=tf.data.AUTOTUNE)
+        return self._read(tf.data.Dataset.range(self.num_images).shard(num_shards, shard))
+
+    def training_stream(self, batch_size, seed, start_step=0, input_context=None):
+        """(encoded image, label, stream position) forever, from global step `start_step` on.
+
+        The stream is a sequence of epochs, each a permutation of the images drawn from
+        (`seed`, epoch); step t's global batch is positions t*batch_size ... (t+1)*batch_size-1,
+        of which each input pipeline reads its contiguous share. So the stream is a pure
+        function of `seed`: a run resumed at step k reads what the uninterrupted run read,
+        and one device reads what several replicas read together. TFRecords cannot be
+        indexed: their epochs come from a seeded shuffle buffer, and resuming reads the
+        skipped records again (without decoding them).
+        """
+        num_pipelines = input_context.num_input_pipelines if input_context else 1
+        pipeline_id = input_context.input_pipeline_id if input_context else 0
+        share = batch_size // num_pipelines
+        if self.format == "tfrecord":
+            records = self._tfrecord_records(num_pipelines, pipeline_id, seed).repeat()
+            stream = records.skip(start_step * share).map(tfrecord.parse, num_parallel_calls=tf.data.AUTOTUNE)
+            positions = tf.data.Dataset.range(start_step * share, _ENDLESS)
+            return tf.data.Dataset.zip(stream, positions).map(lambda example, position: (*example, position))
+
+        def global_position(local):
+            return (local // share) * batch_size + pipeline_id * share + local % share
+
+        positions = tf.data.Dataset.range(start_step * share, _ENDLESS).map(global_position)
+        count = tf.constant(self.num_images, tf.int64)
+
+        def image_index(position):
+            seed_for_epoch = tf.stack([tf.constant(seed, tf.int64), position // count])
+            return tf.random.experimental.index_shuffle(position % count, seed_for_epoch, count - 1)
+
+        indices = positions.map(image_index)
+        return tf.data.Dataset.zip(self._read(indices), positions).map(lambda example, position: (*example, position))
+
+    def _read(self, indices):
         if self.format == "rec":
-            return positions.batch(_READ_CHUNK).map(
-                self._read_records, num_parallel_calls=tf.data.AUTOTUNE, deterministic=not shuffle
-            ).unbatch()
+            return indices.batch(_READ_CHUNK).map(self._read_records, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
         files = tf.constant(self.files)
         labels = tf.constant(self.labels, tf.int32)
-        return positions.map(
-            lambda position: (tf.io.read_file(files[position]), labels[position]),
-            num_parallel_calls=tf.data.AUTOTUNE,
+        return indices.map(
+            lambda index: (tf.io.read_file(files[index]), labels[index]), num_parallel_calls=tf.data.AUTOTUNE
         )
 
-    def _read_records(self, positions):
+    def _read_records(self, indices):
         def read(chunk):
-            images, labels = zip(*(self.reader.read(int(position)) for position in chunk.numpy()))
+            images, labels = zip(*(self.reader.read(int(index)) for index in chunk.numpy()))
             return np.array(images, dtype=object), np.array(labels, dtype=np.int32)
 
-        images, labels = tf.py_function(read, [positions], [tf.string, tf.int32])
+        images, labels = tf.py_function(read, [indices], [tf.string, tf.int32])
         images.set_shape([None])
         labels.set_shape([None])
         return images, labels
 
-    def _tfrecord_examples(self, num_shards, shard, shuffle, seed):
+    def _tfrecord_records(self, num_shards, shard, seed=None):
+        """Serialized examples of this shard; with a `seed`, files and records shuffled (each epoch anew)."""
         files = tf.data.Dataset.from_tensor_slices(self.files)
-        if len(self.files) >= num_shards:
-            files = files.shard(num_shards, shard)
-            if shuffle:
-                files = files.shuffle(len(self.files), seed=seed)
-            records = files.interleave(
-                tf.data.TFRecordDataset, cycle_length=tf.data.AUTOTUNE, num_parallel_calls=tf.data.AUTOTUNE,
-                deterministic=not shuffle,
-            )
-        else:
+        if len(self.files) < num_shards:
             records = tf.data.TFRecordDataset(files).shard(num_shards, shard)
-        if shuffle:
-            records = records.shuffle(min(self.num_images, 20000), seed=seed, reshuffle_each_iteration=True)
-        return records.map(tfrecord.parse, num_parallel_calls=tf.data.AUTOTUNE)
+        else:
+            files = files.shard(num_shards, shard)
+            if seed is not None:
+                files = files.shuffle(len(self.files), seed=seed, reshuffle_each_iteration=True)
+            records = files.interleave(
+                tf.data.TFRecordDataset, cycle_length=_TFRECORD_CYCLE, num_parallel_calls=tf.data.AUTOTUNE
+            )
+        if seed is not None:
+            records = records.shuffle(min(self.num_images, _SHUFFLE_BUFFER), seed=seed, reshuffle_each_iteration=True)
+        return records
 
 
 def open_source(path):
@@ -143,14 +176,18 @@ def decode_image(encoded, image_size=preprocess.INPUT_SIZE):
     return tf.ensure_shape(image, [*image_size, 3])
 
 
-def augment(image, flip=True, light=False):
-    """Random horizontal flip; with `light`, small random brightness, contrast and saturation."""
+def augment(image, seed, flip=True, light=False):
+    """Random horizontal flip; with `light`, small random brightness, contrast and saturation.
+
+    Stateless: the same `seed` (shape [2]) gives the same augmentation, wherever it runs.
+    """
+    seeds = tf.random.experimental.stateless_split(seed, 4)
     if flip:
-        image = tf.image.random_flip_left_right(image)
+        image = tf.image.stateless_random_flip_left_right(image, seeds[0])
     if light:
-        image = tf.image.random_brightness(image, 20.0)
-        image = tf.image.random_contrast(image, 0.8, 1.2)
-        image = tf.image.random_saturation(image, 0.8, 1.2)
+        image = tf.image.stateless_random_brightness(image, 20.0, seeds[1])
+        image = tf.image.stateless_random_contrast(image, 0.8, 1.2, seeds[2])
+        image = tf.image.stateless_random_saturation(image, 0.8, 1.2, seeds[3])
         image = tf.clip_by_value(image, 0.0, 255.0)
     return image
 
@@ -164,13 +201,17 @@ def make_dataset(
     light_augment=False,
     input_context=None,
     drop_remainder=True,
-    seed=None,
+    seed=0,
+    start_step=0,
 ):
     """Batches of (normalised float32 images, int32 labels) from a `FaceSource`.
 
     `batch_size` is the global batch; with an `input_context` each pipeline yields
-    its replicas' share. Training data repeats forever and is shuffled; with
-    `training=False` it is read once, in order, without augmentation.
+    its replicas' share. Training data repeats forever, a new permutation each epoch,
+    and is augmented; images and augmentations are a function of `seed` and the
+    position in the stream, so the batches from `start_step` on are those an
+    uninterrupted run would read there. With `training=False` the data is read
+    once, in order, without augmentation.
     """
     if isinstance(source, str):
         source = open_source(source)
@@ -182,17 +223,22 @@ def make_dataset(
             "use a smaller --batch_size"
         )
     per_replica = input_context.get_per_replica_batch_size(batch_size) if input_context else batch_size
-    dataset = source.encoded(input_context, shuffle=training, seed=seed)
     if training:
-        dataset = dataset.repeat()
+        seed_tensor = tf.constant(seed, tf.int64)
 
-    def prepare(encoded, label):
-        image = decode_image(encoded, image_size)
-        if training:
-            image = augment(image, flip, light_augment)
-        return preprocess.normalize(image), label
+        def prepare(encoded, label, position):
+            image = decode_image(encoded, image_size)
+            image = augment(image, tf.stack([seed_tensor, position]), flip, light_augment)
+            return preprocess.normalize(image), label
 
-    dataset = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=not training)
+        dataset = source.training_stream(batch_size, seed, start_step, input_context)
+    else:
+
+        def prepare(encoded, label):
+            return preprocess.normalize(decode_image(encoded, image_size)), label
+
+        dataset = source.encoded(input_context)
+    dataset = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.ignore_errors(log_warning=True)
     dataset = dataset.batch(per_replica, drop_remainder=drop_remainder, num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)

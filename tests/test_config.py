@@ -1,0 +1,53 @@
+"""Training configs: the presets carry the paper's recipe, flags override them, resuming guards the model_dir."""
+
+import pytest
+
+from tfmfn import config
+
+
+def test_paper_casia_is_the_papers_recipe():
+    recipe = config.make_config("paper_casia")
+    assert (recipe.optimizer, recipe.momentum, recipe.batch_size, recipe.learning_rate) == ("sgd", 0.9, 512, 0.1)
+    assert recipe.lr_boundaries == (36000, 52000, 58000) and recipe.steps == 60000
+    assert recipe.learning_rates() == pytest.approx([0.1, 0.01, 0.001, 0.0001])
+    assert (recipe.weight_decay, recipe.weight_decay_after_global) == (4e-5, 4e-4)
+    assert (recipe.head, recipe.scale, recipe.margin, recipe.model) == ("arcface", 64.0, 0.5, "mobilefacenet")
+
+
+def test_presets_differ_only_where_they_say():
+    casia, ms1m, synthetic = (config.make_config(name) for name in ("paper_casia", "paper_ms1m", "synthetic"))
+    assert ms1m.weight_decay == casia.weight_decay and ms1m.batch_size == 512
+    assert ms1m.steps == 180000 and ms1m.lr_boundaries[-1] < ms1m.steps
+    assert synthetic.data == "runs/synth/train" and synthetic.eval_bins == ("runs/synth/val.bin",)
+    assert synthetic.batch_size == 32 and synthetic.optimizer == "adam"
+
+
+def test_overrides_and_their_errors():
+    tuned = config.make_config("paper_casia", batch_size=256, data="x", steps=None)
+    assert tuned.batch_size == 256 and tuned.data == "x" and tuned.steps == 60000  # None keeps the preset
+    with pytest.raises(ValueError, match="unknown config 'casia'"):
+        config.make_config("casia")
+    with pytest.raises(ValueError, match="unknown config fields: batch"):
+        config.make_config("synthetic", batch=3)
+    with pytest.raises(ValueError, match="--head=softmax is not one of"):
+        config.make_config("synthetic", head="softmax")
+    with pytest.raises(ValueError, match="--lr_boundaries must increase"):
+        config.make_config("synthetic", lr_boundaries=(5, 3))
+    with pytest.raises(ValueError, match="--steps must be at least 1"):
+        config.make_config("synthetic", steps=0)
+
+
+def test_json_round_trip_and_what_may_change_on_resume():
+    original = config.make_config("synthetic", eval_bins=("a.bin", "b.bin"))
+    assert config.TrainConfig.from_json(original.to_json()) == original
+    longer = config.make_config("synthetic", eval_bins=("a.bin", "b.bin"), steps=900, mixed_precision=True)
+    assert config.incompatibilities(original, longer) == []
+    other = config.make_config("synthetic", eval_bins=("a.bin", "b.bin"), model="mobilefacenet_relu", margin=0.5)
+    problems = config.incompatibilities(original, other)
+    assert len(problems) == 2 and problems[0].startswith("model: 'mobilefacenet' in the model_dir")
+
+
+def test_head_arguments():
+    assert config.make_config("synthetic").head_arguments() == {"s": 32.0, "m": 0.3}
+    combined = config.make_config("paper_casia", head="combined", combined_margins=(1.0, 0.4, 0.1))
+    assert combined.head_arguments() == {"s": 64.0, "m1": 1.0, "m2": 0.4, "m3": 0.1}

@@ -1,0 +1,81 @@
+"""The model card: what an exported embedder is, how to feed it, how it was trained and how it scored.
+
+A card is a JSON file beside the model (`MODEL_DIR/export/model_card.json`).
+Later tools read it: `convert` takes its representative images from the
+training data named here, and the metadata of an exported `.tflite` (input
+size, normalisation, alignment template, threshold) comes from it.
+
+Example:
+
+    >>> from tfmfn import models
+    >>> card = make_card(models.build("mobilefacenet"), "mobilefacenet")
+    >>> card["input_size"], card["embedding_size"], card["normalization"]["scale"]
+    ([112, 112], 128, 128.0)
+"""
+
+import datetime
+import json
+import os
+
+from tfmfn import preprocess
+
+CARD_FILE = "model_card.json"
+FORMAT = "tfmfn-model-card/1"
+
+
+def make_card(embedder, model_name, training=None, evaluation=None):
+    """The card of a Keras `embedder` built as zoo model `model_name`."""
+    import tensorflow as tf
+
+    import tfmfn
+    from tfmfn.models import ZOO, profile
+
+    stats = profile.profile(embedder)
+    return {
+        "format": FORMAT,
+        "model": model_name,
+        "paper_name": ZOO[model_name].paper_name if model_name in ZOO else None,
+        "input_size": list(embedder.input_shape[1:3]),
+        "input": "aligned RGB face, uint8 pixels",
+        "normalization": {"mean": preprocess.PIXEL_MEAN, "scale": preprocess.PIXEL_SCALE,
+                          "formula": "(pixel - mean) / scale"},
+        "alignment_template": preprocess.ALIGNMENT_TEMPLATE.round(4).tolist(),
+        "embedding_size": int(embedder.output_shape[-1]),
+        "embedding": "not L2-normalised; normalise, then compare by cosine or squared distance",
+        "params_bn_folded": stats.params,
+        "macs": stats.macs,
+        "training": training or {},
+        "evaluation": evaluation or {},
+        "recommended_threshold": recommended_threshold(evaluation),
+        "tfmfn_version": tfmfn.__version__,
+        "tensorflow_version": tf.__version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def recommended_threshold(evaluation):
+    """The squared-distance threshold of the first evaluated set (pairs closer are the same person), or None."""
+    for metrics in (evaluation or {}).values():
+        return metrics["threshold"]
+    return None
+
+
+def write_card(card, folder):
+    path = os.path.join(folder, CARD_FILE)
+    with open(path, "w") as stream:
+        json.dump(card, stream, indent=2)
+    return path
+
+
+def read_card(model_path):
+    """The card of a model file or folder (beside it, in it, or in its `export/`), or None."""
+    candidates = [
+        os.path.join(model_path, CARD_FILE),
+        os.path.join(model_path, "export", CARD_FILE),
+        os.path.join(os.path.dirname(os.path.abspath(model_path)), CARD_FILE),
+    ]
+    for candidate in candidates:
+        if os.path.isfile(candidate):
+            with open(candidate) as stream:
+                return json.load(stream)
+    return None

@@ -1,0 +1,595 @@
+"""Training: a zoo model with a margin head, the paper's recipe, on one device or many.
+
+    python -m tfmfn.data synth --out runs/synth          # the embedded synthetic data
+    python -m tfmfn.train --config synthetic             # about 10 minutes on 2 CPU cores
+    python -m tfmfn.train --config paper_casia --data faces_webface_112x112 \\
+        --eval_bins faces_webface_112x112/lfw.bin,faces_webface_112x112/agedb_30.bin --model_dir runs/casia
+
+Flags override the preset (`tfmfn.config`); `--helpfull` lists them all. The
+same command started again continues from the last checkpoint, at the same
+step, learning rate and place in the data. MODEL_DIR holds:
+
+| path                        | what                                                          |
+|-----------------------------|---------------------------------------------------------------|
+| `config.json`               | the run's config (a resumed run must train the same thing)    |
+| `checkpoints/`              | model, head and optimiser every `--checkpoint_every` steps    |
+| `logs/`                     | TensorBoard scalars: loss, learning rate, verification        |
+| `train_log.csv`, `eval_log.csv`, `curves.png` | the same as tables and a plot              |
+| `best/`                     | the embedder weights with the best mean `--eval_bins` accuracy |
+| `export/embedder.keras`     | the embedding model, float32, no head (best weights if evaluated) |
+| `export/model_card.json`    | model, input size, normalisation, config, evaluation        |
+| `export/roc.png`            | ROC of the exported model on `--eval_bins`                   |
+
+Weight decay is the paper's: 4e-5 on every kernel up to the global operator,
+4e-4 on the kernels after it (the linear 1x1 and the head), added once to the
+loss as 0.5 * wd * |w|^2 (SGD's coupled decay); BatchNorm and PReLU parameters
+are not decayed. `--strategy auto` picks TPUStrategy when a TPU is present,
+MirroredStrategy for several GPUs and the default strategy otherwise; the batch
+is global (512 is 512 images a step, split across replicas).
+"""
+
+import csv
+import dataclasses
+import glob
+import json
+import os
+import tempfile
+import time
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+from tfmfn import config as configs
+from tfmfn import evaluate, heads, model_card, models
+from tfmfn.data import bins, pipeline
+from tfmfn.embedder import EXPORT_FOLDER, EXPORT_MODEL, KerasEmbedder
+from tfmfn.models import table
+
+CONFIG_FILE = "config.json"
+CHECKPOINT_FOLDER = "checkpoints"
+BEST_FOLDER = "best"
+BEST_WEIGHTS = "embedder.weights.h5"
+BEST_SUMMARY = "best.json"
+TRAIN_LOG = "train_log.csv"
+EVAL_LOG = "eval_log.csv"
+TRAIN_COLUMNS = ("step", "loss", "weight_decay", "accuracy", "learning_rate", "images_per_second")
+EVAL_COLUMNS = ("step", "set", "accuracy", "accuracy_std", "threshold", "val_at_far_1e-3", "auc")
+
+
+def make_strategy(name="auto", tpu=""):
+    """The `tf.distribute` strategy for `--strategy` (see the module docstring)."""
+    if name == "tpu" or (name == "auto" and _tpu_present(tpu)):
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or None)
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    if name == "mirrored" or (name == "auto" and len(tf.config.list_logical_devices("GPU")) > 1):
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def _tpu_present(tpu):
+    return bool(tpu or os.environ.get("COLAB_TPU_ADDR") or os.environ.get("TPU_NAME") or glob.glob("/dev/accel*"))
+
+
+def is_chief(strategy):
+    """Whether this worker writes checkpoints, logs and exports (always, on one machine)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or isinstance(strategy, tf.distribute.TPUStrategy):
+        return True
+    task_type, task_id = resolver.task_type, resolver.task_id
+    has_chief = "chief" in (resolver.cluster_spec().as_dict() or {})
+    return task_type in (None, "chief") or (task_type == "worker" and task_id == 0 and not has_chief)
+
+
+def decayed_kernels(embedder, head, config):
+    """(kernel, weight decay) pairs: the paper's two values by position relative to the global operator."""
+    names = [layer.name for layer in embedder.layers]
+    global_layers = [index for index, name in enumerate(names) if name.split("_")[0] in table.GLOBAL_OPERATORS]
+    first_after = global_layers[0] + 1 if global_layers else len(names)
+    pairs = []
+    for index, layer in enumerate(embedder.layers):
+        decay = config.weight_decay_after_global if index >= first_after else config.weight_decay
+        pairs.extend((weight, decay) for weight in layer.trainable_weights if "kernel" in weight.name)
+    pairs.extend((weight, config.weight_decay_after_global) for weight in head.trainable_weights)
+    return pairs
+
+
+def weight_decay_penalty(pairs):
+    """Sum of 0.5 * wd * |w|^2: its gradient is SGD's coupled weight decay wd * w."""
+    return tf.add_n([0.5 * decay * tf.reduce_sum(tf.square(tf.cast(kernel, tf.float32))) for kernel, decay in pairs])
+
+
+def build_embedder(config, synchronized_batch_norm=False):
+    """The zoo model of `config`; with `synchronized_batch_norm`, its BatchNorms reduce across replicas."""
+    embedder = models.build(config.model, embedding_size=config.embedding_size)
+    if not synchronized_batch_norm:
+        return embedder
+
+    def synchronize(layer):
+        layer_config = layer.get_config()
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer_config["synchronized"] = True
+        return layer.__class__.from_config(layer_config)
+
+    synchronized = keras.models.clone_model(embedder, clone_function=synchronize)
+    synchronized.set_weights(embedder.get_weights())
+    return synchronized
+
+
+class Trainer:
+    """One training run of `config` under `strategy`: models, optimiser, data and the step function."""
+
+    def __init__(self, config, strategy, source):
+        self.config = config
+        self.strategy = strategy
+        self.source = source
+        with strategy.scope():
+            synchronized = config.sync_batch_norm and strategy.num_replicas_in_sync > 1
+            self.embedder = build_embedder(config, synchronized)
+            initializer = keras.initializers.RandomNormal(stddev=0.01, seed=config.seed)
+            self.head = heads.HEADS[config.head](
+                source.num_classes, kernel_initializer=initializer, **config.head_arguments()
+            )
+            self.model = heads.training_model(self.embedder, self.head)
+            if config.lr_boundaries:
+                self.schedule = keras.optimizers.schedules.PiecewiseConstantDecay(
+                    list(config.lr_boundaries), config.learning_rates()
+                )
+                rate = self.schedule
+            else:
+                self.schedule, rate = (lambda step: config.learning_rate), config.learning_rate
+            if config.optimizer == "sgd":
+                optimizer = keras.optimizers.SGD(rate, momentum=config.momentum)
+            else:
+                optimizer = keras.optimizers.Adam(rate)
+            if keras.mixed_precision.global_policy().name == "mixed_float16":
+                optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
+            self.optimizer = optimizer
+            self.optimizer.build(self.model.trainable_variables)
+            self.decayed = decayed_kernels(self.embedder, self.head, config)
+        self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer)
+        self.input_size = tuple(self.embedder.input_shape[1:3])
+        self._steps_function = None
+
+    @property
+    def step(self):
+        return int(self.optimizer.iterations.numpy())
+
+    def learning_rate(self, step=None):
+        """The learning rate of step `step` (0-based; default: the next step)."""
+        return float(self.schedule(self.step if step is None else step))
+
+    def dataset(self, start_step):
+        """The distributed training batches from `start_step` on."""
+
+        def pipeline_for(context):
+            return pipeline.make_dataset(
+                self.source, self.config.batch_size, self.input_size, flip=self.config.flip,
+                light_augment=self.config.light_augment, input_context=context, seed=self.config.seed,
+                start_step=start_step,
+            )
+
+        return self.strategy.distribute_datasets_from_function(pipeline_for)
+
+    def losses(self, images, labels):
+        """(cross-entropy averaged over the global batch, this replica's share of the weight decay, logits)."""
+        logits = self.model([images, labels], training=True)
+        per_example = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
+        loss = tf.nn.compute_average_loss(per_example, global_batch_size=self.config.batch_size)
+        penalty = tf.nn.scale_regularization_loss(weight_decay_penalty(self.decayed))
+        return loss, penalty, logits
+
+    def _replica_step(self, images, labels):
+        scaled = isinstance(self.optimizer, keras.mixed_precision.LossScaleOptimizer)
+        with tf.GradientTape() as tape:
+            loss, penalty, logits = self.losses(images, labels)
+            total = loss + penalty
+            if scaled:
+                total = self.optimizer.get_scaled_loss(total)
+        gradients = tape.gradient(total, self.model.trainable_variables)
+        if scaled:
+            gradients = self.optimizer.get_unscaled_gradients(gradients)
+        self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables))
+        correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), labels), tf.float32)
+        return loss, penalty, tf.reduce_sum(correct) / self.config.batch_size
+
+    def run_steps(self, iterator, count):
+        """Runs `count` steps; returns the last step's (loss, weight decay penalty, accuracy)."""
+        if self._steps_function is None:
+
+            @tf.function
+            def steps(iterator, count):
+                results = (tf.constant(0.0), tf.constant(0.0), tf.constant(0.0))
+                for _ in tf.range(count):
+                    per_replica = self.strategy.run(self._replica_step, args=next(iterator))
+                    results = tuple(
+                        self.strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None) for value in per_replica
+                    )
+                return results
+
+            self._steps_function = steps
+        return [float(value) for value in self._steps_function(iterator, tf.constant(count))]
+
+
+def export_embedder(embedder, config, folder):
+    """Saves a float32 copy of `embedder` (no head, plain BatchNorm) as `folder/embedder.keras`."""
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        plain = models.build(config.model, embedding_size=config.embedding_size)
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    plain.set_weights(embedder.get_weights())
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, EXPORT_MODEL)
+    plain.save(path)
+    return plain, path
+
+
+class Evaluator:
+    """The `--eval_bins` sets, decoded once, scored on a float32 copy of the embedder."""
+
+    def __init__(self, paths, config, input_size):
+        self.sets = []
+        for path in paths:
+            pairs = bins.load_bin(path)
+            images = pairs.decode_all()
+            if images.shape[1:3] != tuple(input_size):
+                raise ValueError(
+                    f"{path}: images are {images.shape[1]}x{images.shape[2]} but {config.model} takes "
+                    f"{input_size[0]}x{input_size[1]}; use a .bin made for this input size"
+                )
+            self.sets.append(bins.VerificationSet(pairs.name, list(images), pairs.issame))
+        policy = keras.mixed_precision.global_policy()
+        keras.mixed_precision.set_global_policy("float32")
+        try:
+            self.model = models.build(config.model, embedding_size=config.embedding_size)
+        finally:
+            keras.mixed_precision.set_global_policy(policy)
+
+    def __call__(self, embedder):
+        self.model.set_weights(embedder.get_weights())
+        return evaluate.evaluate_sets(KerasEmbedder(self.model), self.sets)
+
+
+class RunLog:
+    """The CSV tables, TensorBoard scalars and curves plot of a run (written by the chief only)."""
+
+    def __init__(self, folder, resumed_step, enabled=True):
+        self.folder = folder
+        self.enabled = enabled
+        if not enabled:
+            return
+        for name in (TRAIN_LOG, EVAL_LOG):
+            _drop_rows_after(os.path.join(folder, name), resumed_step)
+        self.writer = tf.summary.create_file_writer(os.path.join(folder, "logs"))
+
+    def train_row(self, row):
+        self._append(TRAIN_LOG, TRAIN_COLUMNS, row)
+        self._scalars("train", row["step"], {key: value for key, value in row.items() if key != "step"})
+
+    def eval_rows(self, step, results):
+        for name, metrics in results.items():
+            row = {"step": step, "set": name, **{key: metrics[key] for key in EVAL_COLUMNS[2:]}}
+            self._append(EVAL_LOG, EVAL_COLUMNS, row)
+            self._scalars(f"eval/{name}", step, {key: metrics[key] for key in EVAL_COLUMNS[2:]})
+        self.plot()
+
+    def _append(self, name, columns, row):
+        if not self.enabled:
+            return
+        path = os.path.join(self.folder, name)
+        new = not os.path.exists(path)
+        with open(path, "a", newline="") as stream:
+            writer = csv.DictWriter(stream, columns)
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+
+    def _scalars(self, prefix, step, values):
+        if not self.enabled:
+            return
+        with self.writer.as_default(step=step):
+            for key, value in values.items():
+                tf.summary.scalar(f"{prefix}/{key}", value)
+        self.writer.flush()
+
+    def plot(self):
+        """`curves.png`: training loss and verification accuracy against the step."""
+        if self.enabled:
+            plot_curves(self.folder, os.path.join(self.folder, "curves.png"))
+
+
+def plot_curves(model_dir, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    train_rows = _read_rows(os.path.join(model_dir, TRAIN_LOG))
+    eval_rows = _read_rows(os.path.join(model_dir, EVAL_LOG))
+    figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 4))
+    if train_rows:
+        steps = [int(row["step"]) for row in train_rows]
+        loss_axis.plot(steps, [float(row["loss"]) for row in train_rows], label="margin loss")
+        loss_axis.plot(steps, [float(row["weight_decay"]) for row in train_rows], label="weight decay")
+    loss_axis.set_xlabel("step")
+    loss_axis.set_title("training loss")
+    loss_axis.legend()
+    for name in dict.fromkeys(row["set"] for row in eval_rows):
+        rows = [row for row in eval_rows if row["set"] == name]
+        accuracy_axis.plot([int(row["step"]) for row in rows], [100 * float(row["accuracy"]) for row in rows],
+                           marker="o", label=name)
+    accuracy_axis.set_xlabel("step")
+    accuracy_axis.set_ylabel("10-fold accuracy (%)")
+    accuracy_axis.set_title("verification")
+    if eval_rows:
+        accuracy_axis.legend()
+    accuracy_axis.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def _read_rows(path):
+    if not os.path.exists(path):
+        return []
+    with open(path, newline="") as stream:
+        return list(csv.DictReader(stream))
+
+
+def _drop_rows_after(path, step):
+    """Keeps the rows of a CSV log up to `step`, those of the checkpoint a run resumes from."""
+    rows = _read_rows(path)
+    if not rows:
+        return
+    with open(path, "w", newline="") as stream:
+        writer = csv.DictWriter(stream, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(row for row in rows if int(row["step"]) <= step)
+
+
+class _ResumedProgbar(keras.utils.Progbar):
+    """Keras's progress bar over the whole run, its time estimate counting only this session's steps."""
+
+    def __init__(self, target, initial, **kwargs):
+        super().__init__(target, **kwargs)
+        self._initial = initial
+
+    def _estimate_step_duration(self, current, now):
+        return super()._estimate_step_duration(max(current - self._initial, 0), now)
+
+
+def prepare_model_dir(config):
+    """Creates or reopens `config.model_dir`; refuses one that trained something else."""
+    os.makedirs(config.model_dir, exist_ok=True)
+    path = os.path.join(config.model_dir, CONFIG_FILE)
+    if os.path.exists(path):
+        with open(path) as stream:
+            saved = configs.TrainConfig.from_json(stream.read())
+        problems = configs.incompatibilities(saved, config)
+        if problems:
+            raise ValueError(
+                f"{config.model_dir} holds a run of another config ({'; '.join(problems)}); "
+                "use another --model_dir, or the same settings to continue it"
+            )
+    with open(path, "w") as stream:
+        stream.write(config.to_json())
+
+
+def _check_data(config):
+    if not config.data:
+        raise ValueError(
+            f"--data is required with --config {config.preset}: an insightface folder (train.rec), "
+            "TFRecords or a folder of identity folders"
+        )
+    if not os.path.exists(config.data) and not glob.glob(config.data + "*"):
+        hint = " (render it with: python -m tfmfn.data synth --out runs/synth)" if config.preset == "synthetic" else ""
+        raise FileNotFoundError(f"{config.data}: no such training data{hint}")
+
+
+def train(config, strategy=None, verbose=True):
+    """Trains (or continues) the run of `config`; returns the model card of the export."""
+    _check_data(config)
+    if config.model_dir is None:
+        raise ValueError("--model_dir is required: checkpoints, logs and the exported model go there")
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    keras.utils.set_random_seed(config.seed)
+    strategy = strategy or make_strategy(config.strategy, config.tpu)
+    if config.mixed_precision:
+        on_tpu = isinstance(strategy, tf.distribute.TPUStrategy)
+        keras.mixed_precision.set_global_policy("mixed_bfloat16" if on_tpu else "mixed_float16")
+    chief = is_chief(strategy)
+    source = pipeline.open_source(config.data)
+    if config.batch_size > source.num_images:
+        raise ValueError(
+            f"batch size {config.batch_size} is larger than the {source.num_images} images in {config.data}; "
+            "use a smaller --batch_size"
+        )
+    if source.num_classes < 2:
+        raise ValueError(f"{config.data}: {source.num_classes} identity; training needs at least 2")
+    trainer = Trainer(config, strategy, source)
+    evaluator = Evaluator(config.eval_bins, config, trainer.input_size) if config.eval_bins else None
+    if chief:
+        prepare_model_dir(config)
+    write_dir = config.model_dir if chief else tempfile.mkdtemp()
+    manager = tf.train.CheckpointManager(
+        trainer.checkpoint, os.path.join(write_dir, CHECKPOINT_FOLDER), config.keep_checkpoints, checkpoint_name="ckpt"
+    )
+    restore_from = tf.train.latest_checkpoint(os.path.join(config.model_dir, CHECKPOINT_FOLDER))
+    if restore_from:
+        try:
+            trainer.checkpoint.restore(restore_from).assert_existing_objects_matched()
+        except (AssertionError, ValueError) as error:
+            raise ValueError(
+                f"{restore_from} does not fit this model ({str(error).splitlines()[0][:200]}); "
+                "did the data's number of identities change? Use another --model_dir"
+            ) from None
+    start = trainer.step
+    log = RunLog(config.model_dir, start, enabled=chief)
+    best = _read_best(config.model_dir)
+    say = print if verbose else (lambda *args, **kwargs: None)
+    say(
+        f"{config.model} + {config.head} on {source.num_images} images of {source.num_classes} identities "
+        f"({source.format}); {strategy.num_replicas_in_sync} replica(s) under {type(strategy).__name__}; "
+        + (f"resuming at step {start}" if start else "starting at step 0")
+        + f" of {config.steps}, learning rate {trainer.learning_rate():g}"
+    )
+
+    def evaluate_now(step):
+        nonlocal best
+        results = evaluator(trainer.embedder)
+        log.eval_rows(step, results)
+        score = float(np.mean([metrics["accuracy"] for metrics in results.values()]))
+        say(f"\nstep {step}: " + ", ".join(f"{name} {metrics['accuracy']:.2%}" for name, metrics in results.items()))
+        if chief and (best is None or score > best["score"]):
+            best = {"step": step, "score": score, "results": results}
+            _write_best(config.model_dir, trainer.embedder, best)
+        return results
+
+    if start < config.steps:
+        if evaluator and start == 0:
+            evaluate_now(0)
+        iterator = iter(trainer.dataset(start))
+        bar = _ResumedProgbar(config.steps, start, stateful_metrics=["loss", "acc", "lr"], verbose=1 if verbose else 0)
+        step, tick, images = start, time.perf_counter(), 0
+        while step < config.steps:
+            count = min(
+                config.steps_per_loop,
+                config.steps - step,
+                *(every - step % every for every in (config.log_every, config.checkpoint_every, config.eval_every)),
+            )
+            loss, penalty, accuracy = trainer.run_steps(iterator, count)
+            if not np.isfinite(loss):
+                raise FloatingPointError(
+                    f"the loss became {loss} at step {step + count}; lower --learning_rate or restart "
+                    f"from the last checkpoint in {config.model_dir}"
+                )
+            step, images = step + count, images + count * config.batch_size
+            bar.update(step, [("loss", loss), ("acc", accuracy), ("lr", trainer.learning_rate(step - 1))])
+            if step % config.log_every == 0 or step == config.steps:
+                now = time.perf_counter()
+                log.train_row({
+                    "step": step, "loss": loss, "weight_decay": penalty, "accuracy": accuracy,
+                    "learning_rate": trainer.learning_rate(step - 1), "images_per_second": images / (now - tick),
+                })
+                tick, images = now, 0
+            if step % config.checkpoint_every == 0 or step == config.steps:
+                manager.save(checkpoint_number=step)
+            if evaluator and (step % config.eval_every == 0 or step == config.steps):
+                evaluate_now(step)
+    elif evaluator and best is None:
+        evaluate_now(start)
+    return _export(config, trainer, source, strategy, best, chief)
+
+
+def _export(config, trainer, source, strategy, best, chief):
+    export_dir = os.path.join(config.model_dir, EXPORT_FOLDER)
+    if not chief:
+        return None
+    if best is not None:
+        trainer.embedder.load_weights(os.path.join(config.model_dir, BEST_FOLDER, BEST_WEIGHTS))
+    plain, path = export_embedder(trainer.embedder, config, export_dir)
+    evaluation = {}
+    if config.eval_bins:
+        evaluation = evaluate.evaluate_bins(KerasEmbedder(plain, name=config.model), config.eval_bins,
+                                            roc_path=os.path.join(export_dir, "roc.png"))
+    training = {
+        "config": dataclasses.asdict(config),
+        "data": {"path": os.path.abspath(config.data), "format": source.format,
+                 "num_images": source.num_images, "num_classes": source.num_classes},
+        "steps_trained": trainer.step,
+        "weights_from_step": best["step"] if best else trainer.step,
+        "weights_selected_by": "best mean accuracy on eval_bins" if best else "last step",
+        "strategy": type(strategy).__name__,
+        "replicas": strategy.num_replicas_in_sync,
+    }
+    card = model_card.make_card(plain, config.model, training, evaluation)
+    model_card.write_card(card, export_dir)
+    RunLog(config.model_dir, trainer.step).plot()
+    return card
+
+
+def _write_best(model_dir, embedder, best):
+    folder = os.path.join(model_dir, BEST_FOLDER)
+    os.makedirs(folder, exist_ok=True)
+    partial = os.path.join(folder, "partial." + BEST_WEIGHTS)
+    embedder.save_weights(partial)
+    os.replace(partial, os.path.join(folder, BEST_WEIGHTS))
+    with open(os.path.join(folder, BEST_SUMMARY), "w") as stream:
+        json.dump(best, stream, indent=2)
+
+
+def _read_best(model_dir):
+    path = os.path.join(model_dir, BEST_FOLDER, BEST_SUMMARY)
+    if not os.path.exists(path):
+        return None
+    with open(path) as stream:
+        return json.load(stream)
+
+
+def _define_flags():
+    from absl import flags
+
+    flags.DEFINE_enum("config", "synthetic", list(configs.PRESETS), "Preset to start from (tfmfn.config).")
+    choices = {"head": configs.HEAD_CHOICES, "optimizer": configs.OPTIMIZER_CHOICES,
+               "strategy": configs.STRATEGY_CHOICES}
+    for field in dataclasses.fields(configs.TrainConfig):
+        if field.name == "preset":
+            continue
+        help_text = field.metadata["help"]
+        if field.name in choices:
+            flags.DEFINE_enum(field.name, None, list(choices[field.name]), help_text)
+        elif field.type is bool:
+            flags.DEFINE_bool(field.name, None, help_text)
+        elif field.type is tuple:
+            flags.DEFINE_list(field.name, None, help_text)
+        else:
+            definer = {int: flags.DEFINE_integer, float: flags.DEFINE_float, str: flags.DEFINE_string}[field.type]
+            definer(field.name, None, help_text)
+
+
+def config_from_flags(values):
+    """The TrainConfig of parsed flags: the preset, then every flag that was given."""
+    overrides = {}
+    for field in dataclasses.fields(configs.TrainConfig):
+        value = values.get(field.name)
+        if value is not None and field.type is tuple:
+            element = type(field.default[0]) if field.default else str
+            value = tuple(element(item) for item in value)
+        overrides[field.name] = value
+    overrides.pop("preset")
+    return configs.make_config(values["config"], **overrides)
+
+
+def main(argv):
+    from absl import app, flags, logging
+
+    logging.set_verbosity(logging.WARNING)
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    options = flags.FLAGS
+    try:
+        config = config_from_flags({name: options[name].value for name in options})
+        card = train(config)
+    except (FileNotFoundError, ValueError, FloatingPointError, bins.BinFormatError) as error:
+        raise SystemExit(f"error: {error}")
+    except KeyboardInterrupt:
+        raise SystemExit(f"interrupted; the same command continues from the last checkpoint in {config.model_dir}")
+    if card:
+        export_dir = os.path.join(config.model_dir, EXPORT_FOLDER)
+        print(f"\nexported {os.path.join(export_dir, EXPORT_MODEL)} (weights of step {card['training']['weights_from_step']})")
+        if card["evaluation"]:
+            print(evaluate.format_results(card["evaluation"]))
+
+
+if __name__ == "__main__":
+    from absl import app
+
+    _define_flags()
+    app.run(main)
