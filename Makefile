@@ -8,8 +8,7 @@ STAMP := $(VENV)/.installed
 
 demo: $(STAMP)
 	test -f runs/synth/val.bin || $(PY) -m tfmfn.data synth --out runs/synth
-	$(PY) -m tfmfn.data inspect runs/synth/val.bin
-	$(PY) -m tfmfn.models
+	$(PY) -m tfmfn.train --config synthetic
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2 --doctest-modules tfmfn tests

@@ -155,6 +155,17 @@ def test_mirrored_replicas_follow_the_single_device_loss(tiny, tmp_path):
     np.testing.assert_allclose(losses["mirrored"], losses["one"], rtol=2e-3)
 
 
+def test_mixed_precision_trains_and_exports_float32(tiny, tmp_path):
+    recipe = tiny_config(tiny, tmp_path, steps=2, mixed_precision=True)
+    card = train.train(recipe, tf.distribute.get_strategy(), verbose=False)
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored
+    exported = keras.models.load_model(tmp_path / "export" / "embedder.keras", compile=False)
+    assert {layer.dtype_policy.name for layer in exported.layers} == {"float32"}
+    assert card["training"]["steps_trained"] == 2
+    losses = [float(row.split(",")[1]) for row in (tmp_path / "train_log.csv").read_text().splitlines()[1:]]
+    assert len(losses) == 2 and all(np.isfinite(losses))
+
+
 def test_cli_trains_evaluates_exports_and_reruns(tiny, tmp_path):
     model_dir = tmp_path / "run"
     arguments = cli_arguments(tiny, model_dir, "--steps", "4", "--eval_every", "2")

@@ -62,13 +62,17 @@ class KerasEmbedder(Embedder):
             raise NotAnEmbedderError(
                 f"{name or model.name}: expected input (batch, H, W, 3) and output (batch, D), got {input_shape} -> {output_shape}"
             )
+        import tensorflow as tf
+
         self.model = model
         self.name = name or model.name
         self.input_size = tuple(input_shape[1:3])
         self.embedding_size = output_shape[-1]
+        signature = [tf.TensorSpec([None, *self.input_size, 3], tf.float32)]
+        self._infer = tf.function(lambda inputs: model(inputs, training=False), input_signature=signature)
 
     def _run(self, inputs):
-        return self.model(inputs, training=False).numpy()
+        return self._infer(inputs).numpy()
 
 
 class TFLiteEmbedder(Embedder):

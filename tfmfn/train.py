@@ -5,7 +5,7 @@
     python -m tfmfn.train --config paper_casia --data faces_webface_112x112 \\
         --eval_bins faces_webface_112x112/lfw.bin,faces_webface_112x112/agedb_30.bin --model_dir runs/casia
 
-Flags override the preset (`tfmfn.config`); `--helpfull` lists them all. The
+Flags override the preset (`tfmfn.config`); `--print_config` shows the result. The
 same command started again continues from the last checkpoint, at the same
 step, learning rate and place in the data. MODEL_DIR holds:
 
@@ -18,7 +18,7 @@ step, learning rate and place in the data. MODEL_DIR holds:
 | `best/`                     | the embedder weights with the best mean `--eval_bins` accuracy |
 | `export/embedder.keras`     | the embedding model, float32, no head (best weights if evaluated) |
 | `export/model_card.json`    | model, input size, normalisation, config, evaluation        |
-| `export/roc.png`            | ROC of the exported model on `--eval_bins`                   |
+| `export/roc.png`            | ROC of the exported weights on `--eval_bins`                 |
 
 Weight decay is the paper's: 4e-5 on every kernel up to the global operator,
 4e-4 on the kernels after it (the linear 1x1 and the head), added once to the
@@ -33,6 +33,7 @@ import dataclasses
 import glob
 import json
 import os
+import shutil
 import tempfile
 import time
 
@@ -51,6 +52,7 @@ CHECKPOINT_FOLDER = "checkpoints"
 BEST_FOLDER = "best"
 BEST_WEIGHTS = "embedder.weights.h5"
 BEST_SUMMARY = "best.json"
+BEST_ROC = "roc.png"
 TRAIN_LOG = "train_log.csv"
 EVAL_LOG = "eval_log.csv"
 TRAIN_COLUMNS = ("step", "loss", "weight_decay", "accuracy", "learning_rate", "images_per_second")
@@ -250,10 +252,11 @@ class Evaluator:
             self.model = models.build(config.model, embedding_size=config.embedding_size)
         finally:
             keras.mixed_precision.set_global_policy(policy)
+        self.embedder = KerasEmbedder(self.model, name=config.model)
 
-    def __call__(self, embedder):
+    def __call__(self, embedder, roc_path=None):
         self.model.set_weights(embedder.get_weights())
-        return evaluate.evaluate_sets(KerasEmbedder(self.model), self.sets)
+        return evaluate.evaluate_sets(self.embedder, self.sets, roc_path=roc_path)
 
 
 class RunLog:
@@ -299,12 +302,12 @@ class RunLog:
         self.writer.flush()
 
     def plot(self):
-        """`curves.png`: training loss and verification accuracy against the step."""
         if self.enabled:
             plot_curves(self.folder, os.path.join(self.folder, "curves.png"))
 
 
 def plot_curves(model_dir, path):
+    """Plots a run's training loss and verification accuracy against the step."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -317,9 +320,9 @@ def plot_curves(model_dir, path):
         steps = [int(row["step"]) for row in train_rows]
         loss_axis.plot(steps, [float(row["loss"]) for row in train_rows], label="margin loss")
         loss_axis.plot(steps, [float(row["weight_decay"]) for row in train_rows], label="weight decay")
+        loss_axis.legend()
     loss_axis.set_xlabel("step")
     loss_axis.set_title("training loss")
-    loss_axis.legend()
     for name in dict.fromkeys(row["set"] for row in eval_rows):
         rows = [row for row in eval_rows if row["set"] == name]
         accuracy_axis.plot([int(row["step"]) for row in rows], [100 * float(row["accuracy"]) for row in rows],
@@ -393,7 +396,19 @@ def _check_data(config):
 
 
 def train(config, strategy=None, verbose=True):
-    """Trains (or continues) the run of `config`; returns the model card of the export."""
+    """Trains (or continues) the run of `config`; returns the model card of the export.
+
+    `strategy` defaults to `make_strategy(config.strategy, config.tpu)`. Keras's
+    global dtype policy is set for `--mixed_precision` and restored on return.
+    """
+    policy = keras.mixed_precision.global_policy()
+    try:
+        return _train(config, strategy, verbose)
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+
+
+def _train(config, strategy, verbose):
     _check_data(config)
     if config.model_dir is None:
         raise ValueError("--model_dir is required: checkpoints, logs and the exported model go there")
@@ -441,16 +456,21 @@ def train(config, strategy=None, verbose=True):
         + f" of {config.steps}, learning rate {trainer.learning_rate():g}"
     )
 
+    best_dir = os.path.join(config.model_dir, BEST_FOLDER)
+    if chief:
+        os.makedirs(best_dir, exist_ok=True)
+
     def evaluate_now(step):
         nonlocal best
-        results = evaluator(trainer.embedder)
+        roc_path = os.path.join(best_dir, "latest_roc.png") if chief else None
+        results = evaluator(trainer.embedder, roc_path)
         log.eval_rows(step, results)
         score = float(np.mean([metrics["accuracy"] for metrics in results.values()]))
         say(f"\nstep {step}: " + ", ".join(f"{name} {metrics['accuracy']:.2%}" for name, metrics in results.items()))
         if chief and (best is None or score > best["score"]):
             best = {"step": step, "score": score, "results": results}
-            _write_best(config.model_dir, trainer.embedder, best)
-        return results
+            _write_best(best_dir, trainer.embedder, best)
+            os.replace(roc_path, os.path.join(best_dir, BEST_ROC))
 
     if start < config.steps:
         if evaluator and start == 0:
@@ -492,13 +512,14 @@ def _export(config, trainer, source, strategy, best, chief):
     export_dir = os.path.join(config.model_dir, EXPORT_FOLDER)
     if not chief:
         return None
+    best_dir = os.path.join(config.model_dir, BEST_FOLDER)
     if best is not None:
-        trainer.embedder.load_weights(os.path.join(config.model_dir, BEST_FOLDER, BEST_WEIGHTS))
+        trainer.embedder.load_weights(os.path.join(best_dir, BEST_WEIGHTS))
     plain, path = export_embedder(trainer.embedder, config, export_dir)
-    evaluation = {}
-    if config.eval_bins:
-        evaluation = evaluate.evaluate_bins(KerasEmbedder(plain, name=config.model), config.eval_bins,
-                                            roc_path=os.path.join(export_dir, "roc.png"))
+    _check_saved(path, plain)
+    evaluation = best["results"] if best else {}
+    if best is not None and os.path.exists(os.path.join(best_dir, BEST_ROC)):
+        shutil.copyfile(os.path.join(best_dir, BEST_ROC), os.path.join(export_dir, BEST_ROC))
     training = {
         "config": dataclasses.asdict(config),
         "data": {"path": os.path.abspath(config.data), "format": source.format,
@@ -511,13 +532,22 @@ def _export(config, trainer, source, strategy, best, chief):
     }
     card = model_card.make_card(plain, config.model, training, evaluation)
     model_card.write_card(card, export_dir)
-    RunLog(config.model_dir, trainer.step).plot()
+    plot_curves(config.model_dir, os.path.join(config.model_dir, "curves.png"))
     return card
 
 
-def _write_best(model_dir, embedder, best):
-    folder = os.path.join(model_dir, BEST_FOLDER)
-    os.makedirs(folder, exist_ok=True)
+def _check_saved(path, model):
+    """Loads the exported file back and checks that it computes what `model` computes."""
+    from tfmfn.embedder import load_keras_model
+
+    probe = np.random.default_rng(0).normal(size=(4, *model.input_shape[1:])).astype(np.float32)
+    reloaded = load_keras_model(path)
+    difference = np.abs(reloaded(probe, training=False).numpy() - model(probe, training=False).numpy()).max()
+    if not difference <= 1e-5:
+        raise RuntimeError(f"{path}: the saved model differs from the trained one by {difference}; export again")
+
+
+def _write_best(folder, embedder, best):
     partial = os.path.join(folder, "partial." + BEST_WEIGHTS)
     embedder.save_weights(partial)
     os.replace(partial, os.path.join(folder, BEST_WEIGHTS))
@@ -537,12 +567,13 @@ def _define_flags():
     from absl import flags
 
     flags.DEFINE_enum("config", "synthetic", list(configs.PRESETS), "Preset to start from (tfmfn.config).")
+    flags.DEFINE_bool("print_config", False, "Print the config that the preset and flags make, as JSON, and exit.")
     choices = {"head": configs.HEAD_CHOICES, "optimizer": configs.OPTIMIZER_CHOICES,
                "strategy": configs.STRATEGY_CHOICES}
     for field in dataclasses.fields(configs.TrainConfig):
         if field.name == "preset":
             continue
-        help_text = field.metadata["help"]
+        help_text = field.metadata["help"] + " (default: from --config)"
         if field.name in choices:
             flags.DEFINE_enum(field.name, None, list(choices[field.name]), help_text)
         elif field.type is bool:
@@ -576,8 +607,11 @@ def main(argv):
     options = flags.FLAGS
     try:
         config = config_from_flags({name: options[name].value for name in options})
+        if options.print_config:
+            print(config.to_json())
+            return
         card = train(config)
-    except (FileNotFoundError, ValueError, FloatingPointError, bins.BinFormatError) as error:
+    except (FileNotFoundError, ValueError, FloatingPointError, RuntimeError, bins.BinFormatError) as error:
         raise SystemExit(f"error: {error}")
     except KeyboardInterrupt:
         raise SystemExit(f"interrupted; the same command continues from the last checkpoint in {config.model_dir}")
