@@ -91,6 +91,14 @@ def test_learning_rate_schedule_by_step(tiny, tmp_path):
     assert [trainer.learning_rate(step) for step in (0, 2, 3, 5, 6)] == pytest.approx([0.1, 0.1, 0.01, 0.01, 0.001])
 
 
+def test_auto_strategy_without_accelerators_is_the_single_device():
+    strategy = train.make_strategy("auto")
+    assert strategy.num_replicas_in_sync == 1 and strategy is tf.distribute.get_strategy()
+    assert train.is_chief(strategy)
+    mirrored = train.make_strategy("mirrored")
+    assert isinstance(mirrored, tf.distribute.MirroredStrategy) and train.is_chief(mirrored)
+
+
 def test_a_killed_run_resumes_to_the_uninterrupted_weights(tiny, tmp_path):
     arguments = ["--steps", "10", "--deterministic"]
     whole = run_cli(*cli_arguments(tiny, tmp_path / "whole", *arguments))
