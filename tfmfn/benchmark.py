@@ -1,0 +1,338 @@
+"""Latency of `.tflite` embedders: LiteRT on this machine, or TFLite's `benchmark_model` on an ARM device.
+
+    python -m tfmfn.benchmark --model float32.tflite --model int8.tflite --threads 1,2 [--runs 100] [--json] [--plot FILE.png]
+    python -m tfmfn.benchmark --adb [--serial S] --binary android_aarch64_benchmark_model --model int8.tflite --threads 1,4
+
+Locally every model runs in this process with LiteRT's CPU path (XNNPACK), the
+models interleaved round by round (the order rotating each round) so that
+frequency scaling and other load hit them alike. Per model and thread count it
+reports the median and 90th percentile of `--runs` timed invocations after
+`--warmup` untimed ones, the initialisation time (load, allocate, first
+inference), the resident memory the interpreter added (approximate: one
+process holds every model), and whether XNNPACK took the whole graph (a single
+DELEGATE node). With `--adb` the models and the `benchmark_model` binary are
+pushed to the device and its output is parsed (`parse_benchmark_model`); see
+`tflite/README.md` for where to get the binary.
+
+Example:
+
+    >>> sample = "Inference timings in us: Init: 2100, First inference: 5210, Warmup (avg): 5010, Inference (avg): 4890.5"
+    >>> parse_benchmark_model(sample)["mean_ms"]
+    4.8905
+"""
+
+import collections
+import dataclasses
+import os
+import re
+import shlex
+import subprocess
+import time
+
+import numpy as np
+
+DEVICE_FOLDER = "/data/local/tmp/tfmfn"
+
+
+@dataclasses.dataclass
+class Result:
+    """One model at one thread count. Times in milliseconds, memory in MB."""
+
+    model: str
+    threads: int
+    runs: int
+    median_ms: float
+    p90_ms: float = None
+    p95_ms: float = None
+    mean_ms: float = None
+    init_ms: float = None
+    memory_mb: float = None
+    fully_delegated: bool = None
+    bytes: int = None
+    where: str = "local"
+
+
+def delegation(interpreter):
+    """(fully delegated, {op name: count} of the ops that XNNPACK left to the interpreter).
+
+    The interpreter lists the model's original nodes and a DELEGATE node per
+    partition; an original node belongs to a partition when it lies between the
+    partition's inputs and outputs. Fully delegated: one partition, nothing left.
+    """
+    operators = interpreter._get_ops_details()
+    delegates = [op for op in operators if op["op_name"] == "DELEGATE"]
+    originals = [op for op in operators if op["op_name"] != "DELEGATE"]
+    producer = {tensor: op["index"] for op in originals for tensor in op["outputs"]}
+    by_index = {op["index"]: op for op in originals}
+    inside = set()
+    for partition in delegates:
+        boundary = set(partition["inputs"].tolist())
+        pending = list(partition["outputs"])
+        while pending:
+            tensor = pending.pop()
+            node = producer.get(tensor)
+            if tensor in boundary or node is None or node in inside:
+                continue
+            inside.add(node)
+            pending.extend(by_index[node]["inputs"])
+    leftover = collections.Counter(op["op_name"] for op in originals if op["index"] not in inside)
+    return len(delegates) == 1 and not leftover, dict(leftover)
+
+
+def _resident_mb():
+    with open("/proc/self/status") as stream:
+        for line in stream:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _fill_inputs(interpreter, rng):
+    for detail in interpreter.get_input_details():
+        dtype = detail["dtype"]
+        if np.issubdtype(dtype, np.integer):
+            info = np.iinfo(dtype)
+            values = rng.integers(info.min, info.max, size=detail["shape"], endpoint=True)
+        else:
+            values = rng.uniform(-1, 1, size=detail["shape"])
+        interpreter.set_tensor(detail["index"], values.astype(dtype))
+
+
+def benchmark_local(paths, threads=(1,), runs=50, warmup=5, progress=None):
+    """`Result`s for every model at every thread count, interleaved in this process."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    rng = np.random.default_rng(0)
+    results = []
+    for num_threads in threads:
+        interpreters, setup = {}, {}
+        for path in paths:
+            memory_before, start = _resident_mb(), time.perf_counter()
+            interpreter = Interpreter(model_path=path, num_threads=num_threads)
+            interpreter.allocate_tensors()
+            _fill_inputs(interpreter, rng)
+            interpreter.invoke()
+            setup[path] = ((time.perf_counter() - start) * 1000, _resident_mb() - memory_before)
+            interpreters[path] = interpreter
+            for _ in range(warmup):
+                interpreter.invoke()
+        timings = {path: [] for path in paths}
+        for round_index in range(runs):
+            shift = round_index % len(paths)
+            for path in paths[shift:] + paths[:shift]:
+                start = time.perf_counter()
+                interpreters[path].invoke()
+                timings[path].append((time.perf_counter() - start) * 1000)
+            if progress:
+                progress(num_threads, round_index + 1)
+        for path in paths:
+            values = np.array(timings[path])
+            results.append(Result(
+                model=path, threads=num_threads, runs=runs, median_ms=float(np.median(values)),
+                p90_ms=float(np.percentile(values, 90)), p95_ms=float(np.percentile(values, 95)),
+                mean_ms=float(values.mean()), init_ms=setup[path][0], memory_mb=setup[path][1],
+                fully_delegated=delegation(interpreters[path])[0], bytes=os.path.getsize(path),
+            ))
+    return results
+
+
+_NUMBER = r"([-+0-9.eE]+)"
+_PATTERNS = {
+    "timings": re.compile(
+        rf"Inference timings in us: Init: {_NUMBER}, First inference: {_NUMBER}, "
+        rf"Warmup \(avg\): {_NUMBER}, Inference \(avg\): {_NUMBER}"
+    ),
+    "statistics": re.compile(r"count=(\d+) first=.*"),
+    "memory": re.compile(rf"(?:Memory footprint delta from the start of the tool|Peak memory footprint) \(MB\): "
+                         rf"init={_NUMBER} overall={_NUMBER}"),
+    "peak": re.compile(rf"Overall peak memory footprint \(MB\) via periodic monitoring: {_NUMBER}"),
+    "delegate": re.compile(r"Replacing (\d+) out of (\d+) node\(s\) with delegate \(([^)]*)\) node, yielding (\d+) partitions"),
+    "threads": re.compile(r"#threads used for CPU inference: \[(\d+)\]|Num threads: \[(\d+)\]"),
+}
+
+
+def parse_benchmark_model(text):
+    """The figures of one `benchmark_model` run (any log prefix; times in ms, memory in MB).
+
+    Keys present when the output has them: init_ms, first_ms, warmup_mean_ms,
+    mean_ms; count, min_ms, max_ms, std_ms, median_ms, p5_ms, p95_ms (of the
+    timed runs, the last statistics line); memory_init_mb, memory_overall_mb,
+    peak_memory_mb; delegated_nodes, total_nodes, partitions, delegate,
+    fully_delegated; threads.
+    """
+    figures = {}
+    timings = _PATTERNS["timings"].search(text)
+    if timings is None:
+        raise ValueError("no 'Inference timings in us' line: is this benchmark_model output of a finished run?")
+    init, first, warmup, mean = (float(value) / 1000 for value in timings.groups())
+    figures.update(init_ms=init, first_ms=first, warmup_mean_ms=warmup, mean_ms=mean)
+    statistics = [line for line in text.splitlines() if _PATTERNS["statistics"].search(line)]
+    if statistics:
+        fields = dict(re.findall(r"(\w+)=([-+0-9.eE]+)", statistics[-1]))
+        figures["count"] = int(fields["count"])
+        for name in ("min", "max", "std", "median", "p5", "p95"):
+            if name in fields:
+                figures[f"{name}_ms"] = float(fields[name]) / 1000
+    memory = _PATTERNS["memory"].search(text)
+    if memory:
+        figures["memory_init_mb"], figures["memory_overall_mb"] = (float(value) for value in memory.groups())
+    peak = _PATTERNS["peak"].search(text)
+    if peak:
+        figures["peak_memory_mb"] = float(peak.group(1))
+    delegated = _PATTERNS["delegate"].findall(text)
+    if delegated:
+        replaced, total, name, partitions = delegated[0]
+        figures.update(delegated_nodes=int(replaced), total_nodes=int(total), delegate=name,
+                       partitions=int(partitions), fully_delegated=replaced == total and partitions == "1")
+    threads = _PATTERNS["threads"].search(text)
+    if threads:
+        figures["threads"] = int(next(value for value in threads.groups() if value))
+    return figures
+
+
+def _adb(serial, *arguments, check=True):
+    command = ["adb", *(["-s", serial] if serial else []), *arguments]
+    try:
+        completed = subprocess.run(command, capture_output=True, text=True)
+    except FileNotFoundError:
+        raise FileNotFoundError("adb is not on PATH; install Android platform-tools") from None
+    if check and completed.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed: {(completed.stderr or completed.stdout).strip()[:300]}")
+    return completed.stdout + completed.stderr
+
+
+def benchmark_adb(paths, binary, threads=(1,), runs=50, warmup=5, rounds=3, serial=None, extra_flags=()):
+    """`Result`s from `benchmark_model` on a device over adb; each model runs `rounds` times, interleaved."""
+    if not os.path.isfile(binary):
+        raise FileNotFoundError(f"{binary}: no benchmark_model binary; see tflite/README.md for where to get one")
+    _adb(serial, "shell", "mkdir", "-p", DEVICE_FOLDER)
+    remote_binary = f"{DEVICE_FOLDER}/benchmark_model"
+    _adb(serial, "push", binary, remote_binary)
+    _adb(serial, "shell", "chmod", "755", remote_binary)
+    for path in paths:
+        _adb(serial, "push", path, f"{DEVICE_FOLDER}/{os.path.basename(path)}")
+    results = []
+    for num_threads in threads:
+        runs_of = {path: [] for path in paths}
+        for _ in range(rounds):
+            for path in paths:
+                flags = [f"--graph={DEVICE_FOLDER}/{os.path.basename(path)}", f"--num_threads={num_threads}",
+                         f"--num_runs={runs}", f"--warmup_runs={warmup}", "--use_xnnpack=true", *extra_flags]
+                output = _adb(serial, "shell", " ".join(shlex.quote(part) for part in [remote_binary, *flags]))
+                runs_of[path].append(parse_benchmark_model(output))
+        for path in paths:
+            parsed = runs_of[path]
+
+            def middle(key):
+                values = [run[key] for run in parsed if key in run]
+                return float(np.median(values)) if values else None
+
+            results.append(Result(
+                model=path, threads=num_threads, runs=runs * rounds,
+                median_ms=middle("median_ms") or middle("mean_ms"), p95_ms=middle("p95_ms"), mean_ms=middle("mean_ms"),
+                init_ms=middle("init_ms"), memory_mb=middle("peak_memory_mb") or middle("memory_overall_mb"),
+                fully_delegated=all(run.get("fully_delegated", False) for run in parsed),
+                bytes=os.path.getsize(path), where=f"adb {serial or 'device'}",
+            ))
+    return results
+
+
+def format_table(results):
+    """A table like the paper's Table II: one row per model and thread count."""
+    header = f"{'model':<34} {'threads':>7} {'size MB':>8} {'median ms':>10} {'p90 ms':>8} {'init ms':>8} {'mem MB':>7} {'delegated':>9}"
+    lines = [header]
+    for result in results:
+        tail = result.p90_ms if result.p90_ms is not None else result.p95_ms
+        lines.append(
+            f"{os.path.basename(result.model):<34} {result.threads:>7} {result.bytes / 1e6:>8.2f} {result.median_ms:>10.2f} "
+            f"{_maybe(tail):>8} {_maybe(result.init_ms):>8} {_maybe(result.memory_mb, 1):>7} "
+            f"{'yes' if result.fully_delegated else 'NO':>9}"
+        )
+    return "\n".join(lines)
+
+
+def _maybe(value, digits=2):
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def plot_results(results, path):
+    """Grouped bars: median latency of each model, one group per thread count (p90 as error bars)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    models = list(dict.fromkeys(result.model for result in results))
+    threads = sorted({result.threads for result in results})
+    width = 0.8 / len(models)
+    figure, axis = plt.subplots(figsize=(2 + 1.5 * len(threads) * len(models) ** 0.5, 4))
+    for index, model in enumerate(models):
+        rows = {result.threads: result for result in results if result.model == model}
+        medians = [rows[count].median_ms for count in threads]
+        tails = [max((rows[count].p90_ms or rows[count].median_ms) - rows[count].median_ms, 0) for count in threads]
+        positions = np.arange(len(threads)) + (index - (len(models) - 1) / 2) * width
+        bars = axis.bar(positions, medians, width, yerr=[np.zeros(len(tails)), tails], capsize=3,
+                        label=os.path.basename(model))
+        axis.bar_label(bars, fmt="%.2f", fontsize=8)
+    axis.set_xticks(np.arange(len(threads)), [f"{count} thread{'s' if count > 1 else ''}" for count in threads])
+    axis.set_ylabel("median latency (ms), bar to p90")
+    axis.set_title(f"{results[0].where}: batch 1")
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def _define_flags():
+    from absl import flags
+
+    flags.DEFINE_multi_string("model", None, "A .tflite model; repeat the flag to compare several.")
+    flags.DEFINE_list("threads", ["1"], "Thread counts, comma separated.")
+    flags.DEFINE_integer("runs", 50, "Timed invocations per model and thread count (per round with --adb).")
+    flags.DEFINE_integer("warmup", 5, "Untimed invocations first.")
+    flags.DEFINE_bool("json", False, "Print the results as JSON.")
+    flags.DEFINE_string("plot", None, "Write a bar chart of the latencies to this PNG.")
+    flags.DEFINE_bool("require_full_delegation", False, "Fail when XNNPACK does not take a model whole.")
+    flags.DEFINE_bool("adb", False, "Run TFLite's benchmark_model on an Android device over adb instead.")
+    flags.DEFINE_string("serial", None, "--adb: the device's serial (adb devices lists them).")
+    flags.DEFINE_string("binary", "benchmark_model", "--adb: the benchmark_model binary for the device's ABI.")
+    flags.DEFINE_integer("rounds", 3, "--adb: benchmark_model runs per model, interleaved; the median is reported.")
+    flags.mark_flag_as_required("model")
+
+
+def main(argv):
+    import json
+
+    from absl import app, flags
+    from tqdm import tqdm
+
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    options = flags.FLAGS
+    try:
+        threads = [int(value) for value in options.threads]
+        for path in options.model:
+            if not os.path.isfile(path):
+                raise FileNotFoundError(f"{path}: no such .tflite file")
+        if options.adb:
+            results = benchmark_adb(options.model, options.binary, threads, options.runs, options.warmup,
+                                    options.rounds, options.serial)
+        else:
+            with tqdm(total=len(threads) * options.runs, unit="round", disable=options.json) as bar:
+                results = benchmark_local(options.model, threads, options.runs, options.warmup,
+                                          progress=lambda count, done: bar.update(1))
+    except (FileNotFoundError, RuntimeError, ValueError) as error:
+        raise SystemExit(f"error: {error}")
+    print(json.dumps([dataclasses.asdict(result) for result in results], indent=2) if options.json else format_table(results))
+    if options.plot:
+        plot_results(results, options.plot)
+    partial = sorted({result.model for result in results if not result.fully_delegated})
+    if options.require_full_delegation and partial:
+        raise SystemExit(f"error: not fully delegated to XNNPACK: {', '.join(partial)}")
+
+
+if __name__ == "__main__":
+    from absl import app
+
+    _define_flags()
+    app.run(main)
