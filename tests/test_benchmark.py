@@ -92,3 +92,14 @@ def test_cli_table_json_plot_and_full_delegation(models, tmp_path):
     missing = subprocess.run([sys.executable, "-m", "tfmfn.benchmark", "--model", str(tmp_path / "none.tflite")],
                              capture_output=True, text=True)
     assert missing.stderr.strip().splitlines()[-1].endswith("none.tflite: no such .tflite file")
+
+
+def test_adb_errors_say_what_is_missing(models, tmp_path):
+    import shutil
+
+    with pytest.raises(FileNotFoundError, match="no benchmark_model binary; see tflite/README.md"):
+        benchmark.benchmark_adb([models["small"]], str(tmp_path / "benchmark_model"))
+    if shutil.which("adb") is None:
+        (tmp_path / "benchmark_model").write_bytes(b"\x7fELF")
+        with pytest.raises(FileNotFoundError, match="adb is not on PATH; install Android platform-tools"):
+            benchmark.benchmark_adb([models["small"]], str(tmp_path / "benchmark_model"))

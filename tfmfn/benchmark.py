@@ -239,7 +239,8 @@ def benchmark_adb(paths, binary, threads=(1,), runs=50, warmup=5, rounds=3, seri
 
 def format_table(results):
     """A table like the paper's Table II: one row per model and thread count."""
-    header = f"{'model':<34} {'threads':>7} {'size MB':>8} {'median ms':>10} {'p90 ms':>8} {'init ms':>8} {'mem MB':>7} {'delegated':>9}"
+    tail_name = "p90 ms" if all(result.p90_ms is not None for result in results) else "p95 ms"
+    header = f"{'model':<34} {'threads':>7} {'size MB':>8} {'median ms':>10} {tail_name:>8} {'init ms':>8} {'mem MB':>7} {'delegated':>9}"
     lines = [header]
     for result in results:
         tail = result.p90_ms if result.p90_ms is not None else result.p95_ms
