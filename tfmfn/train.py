@@ -217,14 +217,19 @@ class Trainer:
         return [float(value) for value in self._steps_function(iterator, tf.constant(count))]
 
 
-def export_embedder(embedder, config, folder):
-    """Saves a float32 copy of `embedder` (no head, plain BatchNorm) as `folder/embedder.keras`."""
+def build_float32_embedder(config):
+    """The zoo model of `config` in float32 whatever the global policy (for evaluation and export)."""
     policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy("float32")
     try:
-        plain = models.build(config.model, embedding_size=config.embedding_size)
+        return models.build(config.model, embedding_size=config.embedding_size)
     finally:
         keras.mixed_precision.set_global_policy(policy)
+
+
+def export_embedder(embedder, config, folder):
+    """Saves a float32 copy of `embedder` (no head, plain BatchNorm) as `folder/embedder.keras`."""
+    plain = build_float32_embedder(config)
     plain.set_weights(embedder.get_weights())
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, EXPORT_MODEL)
@@ -246,12 +251,7 @@ class Evaluator:
                     f"{input_size[0]}x{input_size[1]}; use a .bin made for this input size"
                 )
             self.sets.append(bins.VerificationSet(pairs.name, list(images), pairs.issame))
-        policy = keras.mixed_precision.global_policy()
-        keras.mixed_precision.set_global_policy("float32")
-        try:
-            self.model = models.build(config.model, embedding_size=config.embedding_size)
-        finally:
-            keras.mixed_precision.set_global_policy(policy)
+        self.model = build_float32_embedder(config)
         self.embedder = KerasEmbedder(self.model, name=config.model)
 
     def __call__(self, embedder, roc_path=None):
@@ -421,13 +421,7 @@ def _train(config, strategy, verbose):
         keras.mixed_precision.set_global_policy("mixed_bfloat16" if on_tpu else "mixed_float16")
     chief = is_chief(strategy)
     source = pipeline.open_source(config.data)
-    if config.batch_size > source.num_images:
-        raise ValueError(
-            f"batch size {config.batch_size} is larger than the {source.num_images} images in {config.data}; "
-            "use a smaller --batch_size"
-        )
-    if source.num_classes < 2:
-        raise ValueError(f"{config.data}: {source.num_classes} identity; training needs at least 2")
+    pipeline.check_training_source(source, config.batch_size)
     trainer = Trainer(config, strategy, source)
     evaluator = Evaluator(config.eval_bins, config, trainer.input_size) if config.eval_bins else None
     if chief:

@@ -192,6 +192,17 @@ def augment(image, seed, flip=True, light=False):
     return image
 
 
+def check_training_source(source, batch_size):
+    """Raises ValueError, saying what to do, when `source` cannot give batches of `batch_size`."""
+    if source.num_classes < 2:
+        raise ValueError(f"{source.path}: {source.num_classes} identity; training needs at least 2")
+    if batch_size > source.num_images:
+        raise ValueError(
+            f"batch size {batch_size} is larger than the {source.num_images} images in {source.path}; "
+            "use a smaller --batch_size"
+        )
+
+
 def make_dataset(
     source,
     batch_size,
@@ -215,13 +226,7 @@ def make_dataset(
     """
     if isinstance(source, str):
         source = open_source(source)
-    if source.num_classes < 2:
-        raise ValueError(f"{source.path}: {source.num_classes} identity; training needs at least 2")
-    if batch_size > source.num_images:
-        raise ValueError(
-            f"batch size {batch_size} is larger than the {source.num_images} images in {source.path}; "
-            "use a smaller --batch_size"
-        )
+    check_training_source(source, batch_size)
     per_replica = input_context.get_per_replica_batch_size(batch_size) if input_context else batch_size
     if training:
         seed_tensor = tf.constant(seed, tf.int64)
