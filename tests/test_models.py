@@ -12,7 +12,9 @@ from tfmfn import models
 from tfmfn.models import blocks, mobilefacenet, profile
 from tfmfn.models.table import Row, build_from_table
 
-MOBILEFACENET_VARIANTS = [name for name in models.names() if name.startswith("mobilefacenet_")]
+MOBILEFACENET_VARIANTS = [
+    name for name in models.names() if name.startswith("mobilefacenet_") and models.ZOO[name].paper_params
+]
 BASELINES = [name for name in models.names() if not name.startswith("mobilefacenet")]
 
 

@@ -23,6 +23,7 @@ from tfmfn import preprocess
 
 EXPORT_FOLDER = "export"
 EXPORT_MODEL = "embedder.keras"
+EXPORT_QAT_WEIGHTS = "qat_embedder.weights.h5"
 
 
 class NotAnEmbedderError(ValueError):
@@ -141,26 +142,48 @@ def dequantize(values, detail):
 
 
 def load_keras_model(path):
-    """A tf_keras model from a `.keras`/`.h5` file or a Keras SavedModel folder."""
+    """A tf_keras model from a `.keras`/`.h5` file, a Keras SavedModel folder, or the QAT
+    weights that `tfmfn.train --qat` exports (rebuilt from the float model they were
+    fine-tuned from, which the model card beside them names: its LeakyReLU slopes are
+    constants of the graph, not weights)."""
     import tf_keras as keras
 
-    from tfmfn import heads, models  # noqa: F401  (registers tfmfn's layers for loading)
+    from tfmfn import heads, model_card, models, quantize  # noqa: F401  (registers tfmfn's layers for loading)
 
+    if os.path.basename(path) == EXPORT_QAT_WEIGHTS:
+        card = model_card.read_card(path)
+        initial = (card or {}).get("training", {}).get("initial_weights")
+        if not initial or not os.path.exists(initial):
+            raise NotAnEmbedderError(
+                f"{path}: QAT weights are rebuilt from the float model they were fine-tuned from, named in the "
+                f"{model_card.CARD_FILE} beside them ({initial or 'none named'}); keep both"
+            )
+        model = quantize.freeze_batch_norm(quantize.quantize_model(load_keras_model(initial)))
+        model.load_weights(path)
+        return model
     try:
-        return keras.models.load_model(path, compile=False)
+        with quantize.quantize_scope():
+            return keras.models.load_model(path, compile=False)
     except (OSError, ValueError) as error:
         raise NotAnEmbedderError(f"{path}: not a loadable Keras model ({str(error).splitlines()[0]})") from None
 
 
-def load_embedder(path, num_threads=None):
-    """The `Embedder` for a .tflite file, a .keras/.h5 file, a SavedModel or a training model_dir."""
+def resolve_model_path(path):
+    """The model file that `path` names: itself, or the embedder in a model_dir or its export/ folder."""
     if not os.path.exists(path):
         raise FileNotFoundError(f"{path}: no such model; give a .tflite, .keras, .h5, SavedModel folder or model_dir")
-    if path.endswith(".tflite"):
-        return TFLiteEmbedder(path, num_threads)
-    exported = os.path.join(path, EXPORT_FOLDER, EXPORT_MODEL)
-    if os.path.isdir(path) and os.path.exists(exported):
-        path = exported
+    for folder in (os.path.join(path, EXPORT_FOLDER), path):
+        for name in (EXPORT_MODEL, EXPORT_QAT_WEIGHTS):
+            if os.path.isdir(path) and os.path.exists(os.path.join(folder, name)):
+                return os.path.join(folder, name)
     if os.path.isdir(path) and not os.path.exists(os.path.join(path, "saved_model.pb")):
         raise NotAnEmbedderError(f"{path}: a folder but neither a SavedModel nor a training model_dir with {EXPORT_FOLDER}/")
+    return path
+
+
+def load_embedder(path, num_threads=None):
+    """The `Embedder` for a .tflite file, a .keras/.h5 file, a SavedModel or a training model_dir."""
+    path = resolve_model_path(path)
+    if path.endswith(".tflite"):
+        return TFLiteEmbedder(path, num_threads)
     return KerasEmbedder(load_keras_model(path), name=os.path.basename(os.path.normpath(path)))

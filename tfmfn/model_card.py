@@ -23,8 +23,9 @@ CARD_FILE = "model_card.json"
 FORMAT = "tfmfn-model-card/1"
 
 
-def make_card(embedder, model_name, training=None, evaluation=None):
-    """The card of a Keras `embedder` built as zoo model `model_name`."""
+def make_card(embedder, model_name, training=None, evaluation=None, qat=False):
+    """The card of a Keras `embedder` built as zoo model `model_name` (counted in its float
+    form; `qat` says that the saved model is its quantization-aware form)."""
     import tensorflow as tf
 
     import tfmfn
@@ -42,6 +43,7 @@ def make_card(embedder, model_name, training=None, evaluation=None):
         "alignment_template": preprocess.ALIGNMENT_TEMPLATE.round(4).tolist(),
         "embedding_size": int(embedder.output_shape[-1]),
         "embedding": "not L2-normalised; normalise, then compare by cosine or squared distance",
+        "quantization": "qat: fake-quantized int8 deploy form (tfmfn.quantize)" if qat else "float32",
         "params_bn_folded": stats.params,
         "macs": stats.macs,
         "training": training or {},

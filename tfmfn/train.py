@@ -15,8 +15,10 @@ step, learning rate and place in the data. MODEL_DIR holds:
 | `checkpoints/`              | model, head and optimiser every `--checkpoint_every` steps    |
 | `logs/`                     | TensorBoard scalars: loss, learning rate, verification        |
 | `train_log.csv`, `eval_log.csv`, `curves.png` | the same as tables and a plot              |
-| `best/`                     | the embedder weights with the best mean `--eval_bins` accuracy |
+| `best/`                     | the embedder (and head) weights with the best mean `--eval_bins` accuracy |
 | `export/embedder.keras`     | the embedding model, float32, no head (best weights if evaluated) |
+| `export/qat_embedder.weights.h5` | instead, after `--qat`: the QAT weights (tfmot's layers do not reload from .keras) |
+| `export/head.npz`           | the margin head's weights, for fine-tuning with `--init_from` |
 | `export/model_card.json`    | model, input size, normalisation, config, evaluation        |
 | `export/roc.png`            | ROC of the exported weights on `--eval_bins`                 |
 
@@ -42,15 +44,19 @@ import tensorflow as tf
 import tf_keras as keras
 
 from tfmfn import config as configs
-from tfmfn import evaluate, heads, model_card, models
+from tfmfn import evaluate, heads, model_card, models, preprocess, quantize
 from tfmfn.data import bins, pipeline
-from tfmfn.embedder import EXPORT_FOLDER, EXPORT_MODEL, KerasEmbedder
+from tfmfn.embedder import (
+    EXPORT_FOLDER, EXPORT_MODEL, EXPORT_QAT_WEIGHTS, KerasEmbedder, load_keras_model, resolve_model_path,
+)
 from tfmfn.models import table
 
 CONFIG_FILE = "config.json"
 CHECKPOINT_FOLDER = "checkpoints"
 BEST_FOLDER = "best"
 BEST_WEIGHTS = "embedder.weights.h5"
+HEAD_WEIGHTS = "head.npz"
+QAT_CALIBRATION_IMAGES = 256
 BEST_SUMMARY = "best.json"
 BEST_ROC = "roc.png"
 TRAIN_LOG = "train_log.csv"
@@ -89,11 +95,13 @@ def is_chief(strategy):
 
 def decayed_kernels(embedder, head, config):
     """(kernel, weight decay) pairs: the paper's two values by position relative to the global operator."""
-    names = [layer.name for layer in embedder.layers]
+    names = [quantize.unwrapped(layer).name for layer in embedder.layers]
     global_layers = [index for index, name in enumerate(names) if name.split("_")[0] in table.GLOBAL_OPERATORS]
     first_after = global_layers[0] + 1 if global_layers else len(names)
     pairs = []
-    for index, layer in enumerate(embedder.layers):
+    for index, (layer, name) in enumerate(zip(embedder.layers, names)):
+        if name.endswith(quantize.NEGATIVE_PART_SUFFIX):
+            continue  # a PReLU's slopes in deploy form: not decayed, like PReLU's alpha
         decay = config.weight_decay_after_global if index >= first_after else config.weight_decay
         pairs.extend((weight, decay) for weight in layer.trainable_weights if "kernel" in weight.name)
     pairs.extend((weight, config.weight_decay_after_global) for weight in head.trainable_weights)
@@ -106,8 +114,13 @@ def weight_decay_penalty(pairs):
 
 
 def build_embedder(config, synchronized_batch_norm=False):
-    """The zoo model of `config`; with `synchronized_batch_norm`, its BatchNorms reduce across replicas."""
+    """The zoo model of `config`, with the weights of `config.init_from` when given, under QAT
+    with `config.qat`; with `synchronized_batch_norm`, its BatchNorms reduce across replicas."""
     embedder = models.build(config.model, embedding_size=config.embedding_size)
+    if config.init_from:
+        _load_initial_weights(embedder, config.init_from)
+    if config.qat:
+        return quantize.freeze_batch_norm(quantize.quantize_model(embedder))
     if not synchronized_batch_norm:
         return embedder
 
@@ -120,6 +133,39 @@ def build_embedder(config, synchronized_batch_norm=False):
     synchronized = keras.models.clone_model(embedder, clone_function=synchronize)
     synchronized.set_weights(embedder.get_weights())
     return synchronized
+
+
+def _load_initial_weights(embedder, init_from):
+    path = resolve_model_path(init_from)
+    trained = load_keras_model(path)
+    if quantize.is_quantized(trained):
+        raise ValueError(f"{path} is already a QAT model; --init_from takes the float model it was fine-tuned from")
+    try:
+        embedder.set_weights(trained.get_weights())
+    except ValueError:
+        raise ValueError(
+            f"--init_from {path} holds a {trained.name} model with other weights than {embedder.name}; "
+            "give --model the architecture it was trained as"
+        ) from None
+
+
+def _load_initial_head(head, init_from):
+    """Loads the margin head saved beside `init_from`'s embedder; returns whether it fitted."""
+    path = os.path.join(os.path.dirname(resolve_model_path(init_from)), HEAD_WEIGHTS)
+    if not os.path.exists(path):
+        return False
+    with np.load(path) as saved:
+        weights = [saved[name] for name in sorted(saved.files)]
+    if [weight.shape for weight in weights] != [tuple(weight.shape) for weight in head.get_weights()]:
+        return False
+    head.set_weights(weights)
+    return True
+
+
+def _save_head(head, folder):
+    partial = os.path.join(folder, "partial." + HEAD_WEIGHTS)
+    np.savez(partial, **{f"weight_{index:02d}": weight for index, weight in enumerate(head.get_weights())})
+    os.replace(partial, os.path.join(folder, HEAD_WEIGHTS))
 
 
 class Trainer:
@@ -137,6 +183,7 @@ class Trainer:
                 source.num_classes, kernel_initializer=initializer, **config.head_arguments()
             )
             self.model = heads.training_model(self.embedder, self.head)
+            self.head_from_init = bool(config.init_from) and _load_initial_head(self.head, config.init_from)
             if config.lr_boundaries:
                 self.schedule = keras.optimizers.schedules.PiecewiseConstantDecay(
                     list(config.lr_boundaries), config.learning_rates()
@@ -176,6 +223,14 @@ class Trainer:
             )
 
         return self.strategy.distribute_datasets_from_function(pipeline_for)
+
+    def calibrate_quantizers(self, images=QAT_CALIBRATION_IMAGES):
+        """Sets a fresh QAT model's activation ranges from `images` training images drawn at
+        random, as the float model it starts from produces them (`quantize.calibrate`)."""
+        float_model = models.build(self.config.model, embedding_size=self.config.embedding_size)
+        _load_initial_weights(float_model, self.config.init_from)
+        faces = pipeline.sample_faces(self.source, images, self.input_size, seed=self.config.seed)
+        quantize.calibrate(self.embedder, float_model, preprocess.normalize(faces.astype(np.float32)))
 
     def losses(self, images, labels):
         """(cross-entropy averaged over the global batch, this replica's share of the weight decay, logits)."""
@@ -218,22 +273,33 @@ class Trainer:
 
 
 def build_float32_embedder(config):
-    """The zoo model of `config` in float32 whatever the global policy (for evaluation and export)."""
+    """The zoo model of `config` (its QAT form with `config.qat`) in float32 whatever the global
+    policy, for evaluation and export."""
     policy = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy("float32")
     try:
-        return models.build(config.model, embedding_size=config.embedding_size)
+        embedder = models.build(config.model, embedding_size=config.embedding_size)
+        if not config.qat:
+            return embedder
+        _load_initial_weights(embedder, config.init_from)  # the slopes of LeakyReLUs are constants of the graph
+        return quantize.freeze_batch_norm(quantize.quantize_model(embedder))
     finally:
         keras.mixed_precision.set_global_policy(policy)
 
 
 def export_embedder(embedder, config, folder):
-    """Saves a float32 copy of `embedder` (no head, plain BatchNorm) as `folder/embedder.keras`."""
+    """Saves a float32 copy of `embedder` (no head, plain BatchNorm) as `folder/embedder.keras`;
+    a QAT embedder as `folder/qat_embedder.weights.h5` (tfmot's layers do not reload from
+    .keras files; `load_keras_model` rebuilds it from the model card written beside it)."""
     plain = build_float32_embedder(config)
     plain.set_weights(embedder.get_weights())
     os.makedirs(folder, exist_ok=True)
-    path = os.path.join(folder, EXPORT_MODEL)
-    plain.save(path)
+    if config.qat:
+        path = os.path.join(folder, EXPORT_QAT_WEIGHTS)
+        plain.save_weights(path)
+    else:
+        path = os.path.join(folder, EXPORT_MODEL)
+        plain.save(path)
     return plain, path
 
 
@@ -449,6 +515,11 @@ def _train(config, strategy, verbose):
         + (f"resuming at step {start}" if start else "starting at step 0")
         + f" of {config.steps}, learning rate {trainer.learning_rate():g}"
     )
+    if config.init_from:
+        say(
+            ("QAT fine-tuning" if config.qat else "starting from") + f" {resolve_model_path(config.init_from)}; "
+            + ("head from its export" if trainer.head_from_init else "head from random weights (no saved head for these identities)")
+        )
 
     best_dir = os.path.join(config.model_dir, BEST_FOLDER)
     if chief:
@@ -463,10 +534,12 @@ def _train(config, strategy, verbose):
         say(f"\nstep {step}: " + ", ".join(f"{name} {metrics['accuracy']:.2%}" for name, metrics in results.items()))
         if chief and (best is None or score > best["score"]):
             best = {"step": step, "score": score, "results": results}
-            _write_best(best_dir, trainer.embedder, best)
+            _write_best(best_dir, trainer, best)
             os.replace(roc_path, os.path.join(best_dir, BEST_ROC))
 
     if start < config.steps:
+        if config.qat and start == 0:
+            trainer.calibrate_quantizers()
         if evaluator and start == 0:
             evaluate_now(0)
         iterator = iter(trainer.dataset(start))
@@ -510,7 +583,10 @@ def _export(config, trainer, source, strategy, best, chief):
     if best is not None:
         trainer.embedder.load_weights(os.path.join(best_dir, BEST_WEIGHTS))
     plain, path = export_embedder(trainer.embedder, config, export_dir)
-    _check_saved(path, plain)
+    if best is not None and os.path.exists(os.path.join(best_dir, HEAD_WEIGHTS)):
+        shutil.copyfile(os.path.join(best_dir, HEAD_WEIGHTS), os.path.join(export_dir, HEAD_WEIGHTS))
+    else:
+        _save_head(trainer.head, export_dir)
     evaluation = best["results"] if best else {}
     if best is not None and os.path.exists(os.path.join(best_dir, BEST_ROC)):
         shutil.copyfile(os.path.join(best_dir, BEST_ROC), os.path.join(export_dir, BEST_ROC))
@@ -524,16 +600,19 @@ def _export(config, trainer, source, strategy, best, chief):
         "strategy": type(strategy).__name__,
         "replicas": strategy.num_replicas_in_sync,
     }
-    card = model_card.make_card(plain, config.model, training, evaluation)
+    if config.init_from:
+        training["initial_weights"] = os.path.abspath(resolve_model_path(config.init_from))
+        training["head_from_initial_weights"] = trainer.head_from_init
+    counted = models.build(config.model, embedding_size=config.embedding_size) if config.qat else plain
+    card = model_card.make_card(counted, config.model, training, evaluation, qat=config.qat)
     model_card.write_card(card, export_dir)
+    _check_saved(path, plain)
     plot_curves(config.model_dir, os.path.join(config.model_dir, "curves.png"))
     return card
 
 
 def _check_saved(path, model):
     """Loads the exported file back and checks that it computes what `model` computes."""
-    from tfmfn.embedder import load_keras_model
-
     probe = np.random.default_rng(0).normal(size=(4, *model.input_shape[1:])).astype(np.float32)
     reloaded = load_keras_model(path)
     difference = np.abs(reloaded(probe, training=False).numpy() - model(probe, training=False).numpy()).max()
@@ -541,10 +620,11 @@ def _check_saved(path, model):
         raise RuntimeError(f"{path}: the saved model differs from the trained one by {difference}; export again")
 
 
-def _write_best(folder, embedder, best):
+def _write_best(folder, trainer, best):
     partial = os.path.join(folder, "partial." + BEST_WEIGHTS)
-    embedder.save_weights(partial)
+    trainer.embedder.save_weights(partial)
     os.replace(partial, os.path.join(folder, BEST_WEIGHTS))
+    _save_head(trainer.head, folder)
     with open(os.path.join(folder, BEST_SUMMARY), "w") as stream:
         json.dump(best, stream, indent=2)
 
@@ -611,7 +691,7 @@ def main(argv):
         raise SystemExit(f"interrupted; the same command continues from the last checkpoint in {config.model_dir}")
     if card:
         export_dir = os.path.join(config.model_dir, EXPORT_FOLDER)
-        print(f"\nexported {os.path.join(export_dir, EXPORT_MODEL)} (weights of step {card['training']['weights_from_step']})")
+        print(f"\nexported {resolve_model_path(export_dir)} (weights of step {card['training']['weights_from_step']})")
         if card["evaluation"]:
             print(evaluate.format_results(card["evaluation"]))
 

@@ -192,6 +192,19 @@ def augment(image, seed, flip=True, light=False):
     return image
 
 
+def sample_faces(source, count, image_size=preprocess.INPUT_SIZE, skip=0, seed=0):
+    """Up to `count` uint8 faces (N, H, W, 3) drawn at random from `source` (a FaceSource or
+    path), the first `skip` of the draw left out (two calls can give disjoint samples)."""
+    if isinstance(source, str):
+        source = open_source(source)
+    count = min(count, source.num_images - skip)
+    if count < 1:
+        raise ValueError(f"{source.path}: {source.num_images} images, none left after skipping {skip}")
+    stream = source.training_stream(1, seed, 0, None).skip(skip).take(count)
+    images = stream.map(lambda encoded, label, position: decode_image(encoded, image_size))
+    return np.stack([image.numpy() for image in images]).astype(np.uint8)
+
+
 def check_training_source(source, batch_size):
     """Raises ValueError, saying what to do, when `source` cannot give batches of `batch_size`."""
     if source.num_classes < 2:

@@ -21,15 +21,15 @@ from tfmfn.models import baselines, mobilefacenet
 @dataclasses.dataclass(frozen=True)
 class ZooEntry:
     """A zoo model and its row of the paper's Table II (CASIA-WebFace, ArcFace;
-    latency on a Snapdragon 820, 4 threads, NCNN)."""
+    latency on a Snapdragon 820, 4 threads, NCNN); None where the paper has no such model."""
 
     builder: Callable
     paper_name: str
-    paper_params: float
-    """Millions of parameters, as the paper gives them."""
-    paper_lfw: float
-    paper_agedb30: float
-    paper_ms: int
+    paper_params: float = None
+    """Millions of parameters, as the paper gives them (None: not in the paper)."""
+    paper_lfw: float = None
+    paper_agedb30: float = None
+    paper_ms: int = None
 
 
 ZOO = {
@@ -45,6 +45,7 @@ ZOO = {
     "mobilefacenet_relu": ZooEntry(
         mobilefacenet.mobilefacenet_relu, "MobileFaceNet (ReLU)", 0.98, 99.15, 92.83, 23
     ),
+    "mobilefacenet_lrelu": ZooEntry(mobilefacenet.mobilefacenet_lrelu, "MobileFaceNet (one slope per layer; tfmfn)"),
     "mobilefacenet_x2": ZooEntry(
         mobilefacenet.mobilefacenet_x2, "MobileFaceNet (expansion x2)", 1.1, 99.10, 92.81, 27
     ),

@@ -39,7 +39,7 @@ def zoo_rows(names, input_size=None):
                 "params": stats.params,
                 "trainable_params": stats.trainable_params,
                 "macs": stats.macs,
-                "paper_params": round(entry.paper_params * 1e6),
+                "paper_params": round(entry.paper_params * 1e6) if entry.paper_params else None,
             }
         )
     return rows
@@ -54,16 +54,20 @@ def format_table(rows):
     lines = [header, "-" * len(header)]
     for row in rows:
         entry = models.ZOO[row["name"]]
-        diff = row["params"] / row["paper_params"] - 1
+        paper = (
+            f"{entry.paper_params:>5.2f}M {row['params'] / row['paper_params'] - 1:>+6.1%} "
+            f"{entry.paper_lfw:>6.2f} {entry.paper_agedb30:>6.2f} {entry.paper_ms:>3}"
+            if entry.paper_params
+            else f"{'-':>6} {'-':>6} {'-':>6} {'-':>6} {'-':>3}"
+        )
         lines.append(
             f"{row['name']:<22} {'x'.join(map(str, row['input_shape'])):<11} "
             f"{row['params'] / 1e6:>8.3f}M {row['trainable_params'] / 1e6:>9.3f}M "
-            f"{row['macs'] / 1e6:>7.1f}M {entry.paper_params:>5.2f}M {diff:>+6.1%} "
-            f"{entry.paper_lfw:>6.2f} {entry.paper_agedb30:>6.2f} {entry.paper_ms:>3}"
+            f"{row['macs'] / 1e6:>7.1f}M {paper}"
         )
     lines.append(
         "params: BN folded; paper, LFW, AgeDB (-30), ms: the paper's Table II "
-        "(CASIA-WebFace, Snapdragon 820, 4 threads)."
+        "(CASIA-WebFace, Snapdragon 820, 4 threads); -: not in the paper."
     )
     return "\n".join(lines)
 

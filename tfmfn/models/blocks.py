@@ -19,14 +19,17 @@ import tensorflow as tf
 import tf_keras as keras
 from tf_keras import layers
 
-ACTIVATIONS = ("prelu", "relu", "relu6")
+ACTIVATIONS = ("prelu", "lrelu", "relu", "relu6")
 
 
 def activation_layer(kind, name):
-    """The non-linearity named `kind`: per-channel PReLU (alpha 0.25), ReLU or ReLU6."""
-    if kind == "prelu":
+    """The non-linearity named `kind`: PReLU with one slope per channel ("prelu") or one per
+    layer ("lrelu", exported as LEAKY_RELU), both starting at 0.25; ReLU; ReLU6."""
+    if kind in ("prelu", "lrelu"):
         return layers.PReLU(
-            alpha_initializer=keras.initializers.Constant(0.25), shared_axes=[1, 2], name=name
+            alpha_initializer=keras.initializers.Constant(0.25),
+            shared_axes=[1, 2] if kind == "prelu" else [1, 2, 3],
+            name=name,
         )
     if kind == "relu":
         return layers.ReLU(name=name)

@@ -12,6 +12,9 @@
 | mobilefacenet_s         | MobileFaceNet-M without the 1x1 conv before the GDConv: the     |
 |                         | GDConv runs on the last bottleneck's 128 channels               |
 | mobilefacenet_relu      | ReLU instead of PReLU                                           |
+| mobilefacenet_lrelu     | one learned PReLU slope per layer instead of one per channel    |
+|                         | (not in the paper: int8 TFLite runs it as LEAKY_RELU, the       |
+|                         | fastest int8 deploy form; see `tfmfn.quantize`)                 |
 | mobilefacenet_x2        | expansion factor of the first bottleneck row doubled (2 -> 4)   |
 
 The paper names -M and -S by the 1x1 layers they drop but does not say which ones
@@ -89,6 +92,16 @@ def mobilefacenet_s(input_shape=INPUT_SHAPE, embedding_size=128):
 def mobilefacenet_relu(input_shape=INPUT_SHAPE, embedding_size=128):
     """MobileFaceNet with ReLU in place of every PReLU."""
     return mobilefacenet(input_shape, embedding_size, activation="relu", name="mobilefacenet_relu")
+
+
+def mobilefacenet_lrelu(input_shape=INPUT_SHAPE, embedding_size=128):
+    """MobileFaceNet with one learned negative slope per layer (a PReLU shared over channels).
+
+    About 7K parameters fewer than the paper's network (one slope per layer
+    instead of one per channel); exported as LEAKY_RELU, which XNNPACK runs in int8 at the
+    cost of a ReLU.
+    """
+    return mobilefacenet(input_shape, embedding_size, activation="lrelu", name="mobilefacenet_lrelu")
 
 
 def mobilefacenet_x2(input_shape=INPUT_SHAPE, embedding_size=128, doubled_rows=(3,)):
