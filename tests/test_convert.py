@@ -1,0 +1,129 @@
+"""Conversion to TFLite: int8 by QAT (fine-tuning from convert) and PTQ, float modes, report, metadata, errors.
+
+The model is trained for a few steps on a tiny SYNTHETIC set: enough to check what
+conversion writes and reports, not the accuracy of int8 (README: measured figures).
+"""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tfmfn import config as configs
+from tfmfn import convert, embedder, train
+from tfmfn.data import bins, synth
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    synth.generate(str(root), identities=8, images_per_identity=6, pairs=40, seed=2)
+    model_dir = tmp_path_factory.mktemp("model")
+    settings = dict(data=str(root / "train"), eval_bins=(str(root / "val.bin"),), model_dir=str(model_dir),
+                    batch_size=8, steps=6, log_every=1, checkpoint_every=6, eval_every=6)
+    train.train(configs.make_config("synthetic", **settings), verbose=False)
+    return model_dir, root
+
+
+def request(model_dir, tmp_path, name, **settings):
+    return convert.Request(model=str(model_dir), out=str(tmp_path / name), num_representative=16,
+                           parity_images=12, **settings)
+
+
+def test_float32_export_equals_keras_and_carries_metadata(trained, tmp_path):
+    model_dir, _ = trained
+    report = convert.convert(request(model_dir, tmp_path, "float.tflite", mode="float32"), say=lambda *a: None)
+    assert report["quantization"] == "float32" and report["fully_delegated"]
+    assert report["parity"]["cosine_min"] > 0.9999 and report["parity"]["n"] == 12
+    assert report["input"]["dtype"] == "float32" and report["output"]["shape"] == [1, 128]
+    metadata = convert.read_metadata(report["file"])
+    card = json.loads((model_dir / "export" / "model_card.json").read_text())
+    assert metadata["embedding_size"] == 128 and metadata["input_size"] == [112, 112]
+    assert metadata["alignment_template"] == card["alignment_template"]
+    assert metadata["recommended_threshold"] == card["recommended_threshold"] is not None
+    assert embedder.load_embedder(report["file"]).embedding_size == 128  # metadata does not disturb LiteRT
+
+
+def test_ptq_int8_is_all_int8_delegated_and_its_report_is_right(trained, tmp_path):
+    model_dir, root = trained
+    report = convert.convert(
+        request(model_dir, tmp_path, "ptq.tflite", method="ptq", eval_bins=(str(root / "val.bin"),)),
+        say=lambda *a: None,
+    )
+    assert report["quantization"] == "int8 ptq" and report["float_ops"] == {} and report["fully_delegated"]
+    assert "PRELU" not in report["ops"] and report["ops"]["ADD"] == 33 + 12  # 33 PReLUs in deploy form, 12 residuals
+    assert report["input"]["dtype"] == "int8" and 0 < report["input"]["scale"] < 1
+    faces = bins.load_bin(str(root / "val.bin")).decode_all()[:12]
+    float_embeddings = embedder.load_embedder(str(model_dir)).embed(faces)
+    int8_embeddings = embedder.load_embedder(report["file"]).embed(faces)
+    mean, minimum = convert.cosine_parity(float_embeddings, int8_embeddings)
+    assert report["parity"]["cosine_mean"] == pytest.approx(mean, abs=1e-6)
+    assert report["parity"]["cosine_min"] == pytest.approx(minimum, abs=1e-6)
+    accuracy = report["accuracy"]["val"]
+    assert accuracy["difference"] == pytest.approx(accuracy["converted"] - accuracy["float"])
+    assert convert.read_metadata(report["file"])["recommended_threshold"] is not None
+
+
+def test_uint8_and_float_io(trained, tmp_path):
+    model_dir, _ = trained
+    for io, dtype in (("uint8", "uint8"), ("float", "float32")):
+        report = convert.convert(request(model_dir, tmp_path, f"{io}.tflite", method="ptq", io=io), say=lambda *a: None)
+        assert report["input"]["dtype"] == report["output"]["dtype"] == dtype
+        assert report["float_ops"] == {}  # the QUANTIZE / DEQUANTIZE at the edges are not float ops
+        if io == "float":
+            assert report["ops"]["QUANTIZE"] >= 1 and report["ops"]["DEQUANTIZE"] >= 1
+
+
+def test_int8_from_a_float_model_fine_tunes_under_qat_first(trained, tmp_path):
+    model_dir, _ = trained
+    settings = dict(qat_steps=2, qat_dir=str(tmp_path / "qat"))
+    report = convert.convert(request(model_dir, tmp_path, "qat.tflite", **settings), say=lambda *a: None)
+    assert report["quantization"] == "int8 qat" and report["float_ops"] == {} and report["fully_delegated"]
+    assert report["source_model"].endswith(embedder.EXPORT_QAT_WEIGHTS)
+    card = json.loads((tmp_path / "qat" / "export" / "model_card.json").read_text())
+    assert card["training"]["steps_trained"] == 2 and card["quantization"].startswith("qat")
+    again = convert.convert(request(tmp_path / "qat", tmp_path, "qat2.tflite"), say=lambda *a: None)
+    assert again["ops"] == report["ops"]  # a QAT model converts as it is, no second fine-tuning
+    assert json.loads((tmp_path / "qat" / "export" / "model_card.json").read_text()) == card
+
+
+def test_float_ops_in_an_int8_model_are_refused(trained, tmp_path):
+    model_dir, _ = trained
+    float32 = convert.convert(request(model_dir, tmp_path, "float.tflite", mode="float32"), say=lambda *a: None)
+    analysis = convert.analyse(open(float32["file"], "rb").read())
+    assert analysis["float_ops"]["CONV_2D"] == 33
+    with pytest.raises(convert.ConversionError, match="float ops"):
+        convert.check_all_int8(analysis)
+
+
+def test_cli_errors_are_one_line_and_write_nothing(trained, tmp_path):
+    model_dir, _ = trained
+    out = tmp_path / "x.tflite"
+    cases = [
+        (["--model", str(tmp_path / "missing"), "--int8"], "no such model"),
+        (["--model", str(model_dir), "--int8", "--ptq", "--representative", str(tmp_path / "nothing")], "nothing"),
+        (["--model", str(model_dir)], "give one of --int8"),
+        (["--model", str(model_dir), "--int8", "--qat", "--ptq"], "exclude each other"),
+    ]
+    for arguments, message in cases:
+        result = subprocess.run([sys.executable, "-m", "tfmfn.convert", *arguments, "--out", str(out)],
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode != 0 and message in result.stderr, result.stderr[-500:]
+        assert not out.exists() and not (tmp_path / "x.tflite.partial").exists()
+
+
+def test_cli_writes_report(trained, tmp_path):
+    model_dir, _ = trained
+    report_path = tmp_path / "report.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "tfmfn.convert", "--model", str(model_dir), "--float16", "--out",
+         str(tmp_path / "f16.tflite"), "--report", str(report_path), "--parity_images", "8"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-1000:]
+    report = json.loads(report_path.read_text())
+    assert report["quantization"] == "float16" and report["bytes"] < 2.5e6 and report["parity"]["cosine_min"] > 0.99
+    assert set(report) >= {"file", "bytes", "quantization", "ops", "float_ops", "input", "output", "parity", "metadata"}
+    assert "cosine mean" in result.stdout

@@ -1,0 +1,438 @@
+"""Exports a trained embedder to TFLite: int8 (QAT or PTQ), float32, float16 or dynamic range.
+
+    python -m tfmfn.convert --model runs/synthetic_qat --int8 --out mfn_int8.tflite --report int8.json
+    python -m tfmfn.convert --model runs/synthetic --int8 --eval_bins runs/synth/val.bin   # QAT fine-tune first
+    python -m tfmfn.convert --model runs/synthetic --int8 --ptq --representative runs/synth/train
+    python -m tfmfn.convert --model runs/synthetic --float32 --out mfn_float32.tflite
+
+| mode        | what it writes                                                            |
+|-------------|---------------------------------------------------------------------------|
+| `--int8`    | all-int8 graph of the deploy form (`tfmfn.quantize`), input and output     |
+|             | int8 unless `--io`; `--qat` (default) converts a QAT model, fine-tuning a |
+|             | float one first (`--qat_steps`, into `--qat_dir`); `--ptq` calibrates the |
+|             | float model on `--num_representative` training images                     |
+| `--float32` | the float model as trained                                                |
+| `--float16` | float16 weights, float32 compute                                          |
+| `--dynamic` | int8 weights, float activations (dynamic range)                           |
+
+An int8 export that still holds float ops is refused unless `--allow_float_ops`.
+Every file carries tfmfn's metadata (`read_metadata`): input size,
+normalisation, embedding size, alignment template and the recommended
+threshold, so the app and `tfmfn.embedder` need nothing else. The report
+(`--report FILE.json`, also printed) gives the size, ops, float ops, input and
+output quantisation, XNNPACK delegation, parity of the converted embeddings
+against the float model on held-out images (cosine mean and minimum), and with
+`--eval_bins` the 10-fold accuracy of both.
+
+Example:
+
+    >>> import numpy as np
+    >>> from tfmfn import convert, models
+    >>> tflite = convert.convert_keras(models.build("mobilefacenet"), "float32")
+    >>> tflite = convert.add_metadata(tflite, {"embedding_size": 128})
+    >>> convert.read_metadata(tflite)["embedding_size"]
+    128
+    >>> convert.analyse(tflite)["ops"]["CONV_2D"]
+    33
+"""
+
+import collections
+import dataclasses
+import datetime
+import json
+import os
+
+import numpy as np
+
+from tfmfn import preprocess
+
+METADATA_NAME = "tfmfn"
+METADATA_FORMAT = "tfmfn-tflite-metadata/1"
+MODES = ("int8", "float32", "float16", "dynamic")
+IO_TYPES = ("int8", "uint8", "float")
+QUANTIZE_EDGES = ("QUANTIZE", "DEQUANTIZE")
+
+
+class ConversionError(ValueError):
+    """A conversion that cannot give what was asked (float ops left in an int8 model, a wrong model)."""
+
+
+def convert_keras(model, mode, io="int8", representative=None):
+    """The .tflite bytes of Keras `model` in `mode` (one of MODES).
+
+    For int8, a QAT model (tfmfn.quantize) converts from its fake-quant ranges;
+    a float model needs `representative` (normalised float32 images, N x H x W x 3)
+    and is converted in its deploy form (post-training quantization).
+    """
+    import tensorflow as tf
+
+    from tfmfn import quantize
+
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+    if mode != "int8" and quantize.is_quantized(model):
+        raise ConversionError("this is a QAT model: export it with --int8 (or convert the float model it came from)")
+    if mode == "int8" and not quantize.is_quantized(model):
+        if representative is None:
+            raise ConversionError("post-training int8 quantization of a float model needs representative images")
+        model = quantize.deploy_form(model)
+    elif mode != "int8":
+        model = quantize.deploy_form(model, per_channel=False)
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if mode == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif mode == "dynamic":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif mode == "int8":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.inference_input_type = converter.inference_output_type = {
+            "int8": tf.int8, "uint8": tf.uint8, "float": tf.float32
+        }[io]
+        if representative is not None:
+            samples = np.asarray(representative, np.float32)
+            converter.representative_dataset = lambda: ([sample[None]] for sample in samples)
+            converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    return converter.convert()
+
+
+def add_metadata(tflite, metadata):
+    """`tflite` bytes with `metadata` (a JSON-able dict) stored as the model's "tfmfn" metadata entry."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(tflite))
+    model.metadata = [entry for entry in (model.metadata or []) if entry.name.decode() != METADATA_NAME]
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(json.dumps(metadata, sort_keys=True).encode(), np.uint8)
+    model.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name, entry.buffer = METADATA_NAME, len(model.buffers) - 1
+    model.metadata.append(entry)
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def read_metadata(tflite):
+    """The tfmfn metadata dict of a .tflite file (path or bytes), or None when it has none."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    if isinstance(tflite, str):
+        with open(tflite, "rb") as stream:
+            tflite = stream.read()
+    model = schema.Model.GetRootAsModel(tflite, 0)
+    for index in range(model.MetadataLength()):
+        entry = model.Metadata(index)
+        if entry.Name().decode() == METADATA_NAME:
+            return json.loads(model.Buffers(entry.Buffer()).DataAsNumpy().tobytes())
+    return None
+
+
+def make_metadata(card, quantization, threshold=None):
+    """The metadata that every exported .tflite carries, from the model card."""
+    import tfmfn
+
+    threshold = threshold if threshold is not None else card.get("recommended_threshold")
+    return {
+        "format": METADATA_FORMAT,
+        "model": card["model"],
+        "input_size": list(card["input_size"]),
+        "input": "aligned RGB face; uint8 pixels, normalised as below when the input tensor is float",
+        "normalization": card["normalization"],
+        "alignment_template": card["alignment_template"],
+        "embedding_size": card["embedding_size"],
+        "quantization": quantization,
+        "recommended_threshold": threshold,
+        "threshold_meaning": "same person when the squared distance of the L2-normalised embeddings is below it "
+                             "(cosine similarity above 1 - threshold / 2)",
+        "tfmfn_version": tfmfn.__version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def analyse(tflite):
+    """Ops, float ops, input and output tensors and XNNPACK delegation of .tflite bytes.
+
+    Float ops are ops with a float32 input or output, the QUANTIZE of a float
+    model input and the DEQUANTIZE of a float model output excepted.
+    """
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    from tfmfn import benchmark
+
+    plain = Interpreter(model_content=tflite, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    tensors = {detail["index"]: detail for detail in plain.get_tensor_details()}
+    inputs = {detail["index"] for detail in plain.get_input_details()}
+    outputs = {detail["index"] for detail in plain.get_output_details()}
+    ops = collections.Counter()
+    float_ops = collections.Counter()
+    for op in plain._get_ops_details():
+        name = op["op_name"]
+        ops[name] += 1
+        touched = [index for index in [*op["inputs"], *op["outputs"]] if index >= 0]
+        if not any(tensors[index]["dtype"] == np.float32 for index in touched):
+            continue
+        edge = (name == "QUANTIZE" and set(op["inputs"]) <= inputs) or (
+            name == "DEQUANTIZE" and set(op["outputs"]) <= outputs
+        )
+        if not edge:
+            float_ops[name] += 1
+    delegated = Interpreter(model_content=tflite)
+    delegated.allocate_tensors()
+    fully_delegated, leftover = benchmark.delegation(delegated)
+    return {
+        "ops": dict(sorted(ops.items())),
+        "float_ops": dict(sorted(float_ops.items())),
+        "input": _tensor_summary(plain.get_input_details()[0]),
+        "output": _tensor_summary(plain.get_output_details()[0]),
+        "fully_delegated": fully_delegated,
+        "ops_outside_xnnpack": leftover,
+    }
+
+
+def _tensor_summary(detail):
+    scale, zero_point = detail["quantization"]
+    return {"dtype": np.dtype(detail["dtype"]).name, "shape": [int(size) for size in detail["shape"]],
+            "scale": float(scale), "zero_point": int(zero_point)}
+
+
+def cosine_parity(reference, converted):
+    """Cosine similarity of the rows of two embedding arrays: (mean, minimum)."""
+    from tfmfn.evaluate import l2_normalize
+
+    cosines = np.sum(l2_normalize(reference) * l2_normalize(converted), axis=1)
+    return float(cosines.mean()), float(cosines.min())
+
+
+@dataclasses.dataclass
+class Request:
+    """What `convert` is asked to do (the CLI's flags)."""
+
+    model: str
+    mode: str = "int8"
+    out: str = None
+    method: str = "qat"
+    io: str = "int8"
+    representative: str = None
+    num_representative: int = 200
+    eval_bins: tuple = ()
+    parity_images: int = 200
+    allow_float_ops: bool = False
+    qat_steps: int = 100
+    qat_learning_rate: float = 2e-5
+    qat_dir: str = None
+
+
+def convert(request, say=print):
+    """Runs a conversion end to end; writes the .tflite and returns the report dict."""
+    from tfmfn import embedder, model_card, quantize
+    from tfmfn.data import bins, pipeline
+
+    model_path = embedder.resolve_model_path(request.model)
+    card = model_card.read_card(model_path)
+    if card is None:
+        raise ConversionError(
+            f"{model_path}: no {model_card.CARD_FILE} beside it; export the model with tfmfn.train "
+            "(the card gives the input size, normalisation and training data)"
+        )
+    model = embedder.load_keras_model(model_path)
+    qat = quantize.is_quantized(model)
+    if request.mode == "int8" and request.method == "qat" and not qat:
+        model_path = _fine_tune(model_path, card, request, say)
+        card = model_card.read_card(model_path)
+        model = embedder.load_keras_model(model_path)
+        qat = True
+    reference_path = card["training"].get("initial_weights") if qat else model_path
+    reference = embedder.KerasEmbedder(embedder.load_keras_model(reference_path))
+    input_size = tuple(card["input_size"])
+    data_path = request.representative or card["training"].get("data", {}).get("path")
+    if data_path is None:
+        raise ConversionError("the model card names no training data; give --representative DATA")
+    representative = None
+    if request.mode == "int8" and not qat:
+        faces = pipeline.sample_faces(data_path, request.num_representative, input_size)
+        say(f"calibrating on {len(faces)} images of {data_path}")
+        representative = preprocess.normalize(faces.astype(np.float32))
+    sets = [bins.load_bin(path) for path in request.eval_bins]
+    say(f"converting {model_path} to {request.mode}" + (f" ({'QAT' if qat else 'PTQ'})" if request.mode == "int8" else ""))
+    tflite = convert_keras(model, request.mode, request.io, representative)
+    report = {"file": None, "source_model": os.path.abspath(model_path), **analyse(tflite)}
+    report["quantization"] = f"int8 {'qat' if qat else 'ptq'}" if request.mode == "int8" else request.mode
+    if request.mode == "int8" and not request.allow_float_ops:
+        check_all_int8(report)
+    out = request.out or os.path.join(os.path.dirname(model_path), f"{card['model']}_{request.mode}.tflite")
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    partial = out + ".partial"
+    try:
+        with open(partial, "wb") as stream:
+            stream.write(tflite)
+        calibrated = 0 if representative is None else len(representative)
+        tflite = _check_and_describe(tflite, partial, report, reference, sets, (data_path, calibrated), request, card, say)
+        os.replace(partial, out)
+    finally:
+        if os.path.exists(partial):
+            os.remove(partial)
+    report["file"], report["bytes"] = os.path.abspath(out), len(tflite)
+    return report
+
+
+def check_all_int8(analysis):
+    """Raises ConversionError when an `analyse` result shows float ops."""
+    if analysis["float_ops"]:
+        raise ConversionError(
+            f"the int8 model still runs float ops {analysis['float_ops']}; nothing was written "
+            "(--allow_float_ops keeps them)"
+        )
+
+
+def _check_and_describe(tflite, partial, report, reference, sets, training_data, request, card, say):
+    """Parity, accuracy and metadata of the model written to `partial`; returns the bytes with metadata.
+    `training_data` is (path, number of images of its draw used for calibration)."""
+    from tfmfn import embedder, evaluate, model_card
+
+    converted = embedder.TFLiteEmbedder(partial)
+    report["parity"] = _parity(reference, converted, sets, training_data, request, tuple(card["input_size"]))
+    threshold = None
+    if sets:
+        say(f"evaluating the float and the converted model on {', '.join(s.name for s in sets)}")
+        float_results = evaluate.evaluate_sets(reference, sets)
+        converted_results = evaluate.evaluate_sets(converted, sets)
+        report["accuracy"] = {
+            name: {"float": float_results[name]["accuracy"], "converted": converted_results[name]["accuracy"],
+                   "difference": converted_results[name]["accuracy"] - float_results[name]["accuracy"]}
+            for name in float_results
+        }
+        threshold = model_card.recommended_threshold(converted_results)
+    report["metadata"] = make_metadata(card, report["quantization"], threshold)
+    tflite = add_metadata(tflite, report["metadata"])
+    with open(partial, "wb") as stream:
+        stream.write(tflite)
+    return tflite
+
+
+def _parity(reference, converted, sets, training_data, request, input_size):
+    from tfmfn.data import pipeline
+
+    if sets:
+        first = sets[0]
+        count = min(request.parity_images, len(first.images))
+        faces = np.stack([first.decode(index) for index in range(count)])
+        where = f"{first.name} (held-out verification set), first {count} images"
+    else:
+        data_path, skip = training_data
+        faces = pipeline.sample_faces(data_path, request.parity_images, input_size, skip=skip)
+        where = f"{data_path}, {len(faces)} training images not used for calibration"
+    mean, minimum = cosine_parity(reference.embed(faces), converted.embed(faces))
+    return {"cosine_mean": mean, "cosine_min": minimum, "n": len(faces), "images": where}
+
+
+def _fine_tune(model_path, card, request, say):
+    """QAT fine-tuning of a float model with its own training config; returns the QAT model's path."""
+    from tfmfn import config as configs
+    from tfmfn import embedder, train
+
+    trained = configs.TrainConfig.from_json(json.dumps(card["training"]["config"]))
+    model_dir = request.qat_dir or os.path.normpath(_model_dir_of(model_path)) + "_qat"
+    config = dataclasses.replace(
+        trained, init_from=model_path, qat=True, model_dir=model_dir, steps=request.qat_steps,
+        optimizer="adam", learning_rate=request.qat_learning_rate, lr_boundaries=(),
+        eval_every=request.qat_steps, checkpoint_every=request.qat_steps,
+        log_every=max(1, min(trained.log_every, request.qat_steps)),
+        mixed_precision=False, sync_batch_norm=False,
+    )
+    say(f"QAT fine-tuning {model_path} for {config.steps} steps into {model_dir}")
+    train.train(config)
+    return embedder.resolve_model_path(model_dir)
+
+
+def _model_dir_of(model_path):
+    folder = os.path.dirname(os.path.abspath(model_path))
+    from tfmfn.embedder import EXPORT_FOLDER
+
+    return os.path.dirname(folder) if os.path.basename(folder) == EXPORT_FOLDER else folder
+
+
+def format_report(report):
+    """A few readable lines of a conversion report."""
+    lines = [
+        f"{report['file']}: {report['bytes'] / 1e6:.2f} MB, {report['quantization']}, "
+        f"{'fully delegated to XNNPACK' if report['fully_delegated'] else 'NOT fully delegated: ' + str(report['ops_outside_xnnpack'])}",
+        "ops: " + ", ".join(f"{name} {count}" for name, count in report["ops"].items()),
+        f"input {report['input']['dtype']} {report['input']['shape']}, output {report['output']['dtype']} "
+        f"{report['output']['shape']}"
+        + (f"; float ops: {report['float_ops']}" if report["float_ops"] and report["quantization"].startswith("int8") else ""),
+        f"parity with the float model: cosine mean {report['parity']['cosine_mean']:.4f}, "
+        f"min {report['parity']['cosine_min']:.4f} over {report['parity']['n']} images ({report['parity']['images']})",
+    ]
+    for name, accuracy in report.get("accuracy", {}).items():
+        lines.append(
+            f"{name}: float {accuracy['float']:.2%}, converted {accuracy['converted']:.2%} "
+            f"({accuracy['difference'] * 100:+.2f} points)"
+        )
+    return "\n".join(lines)
+
+
+def _define_flags():
+    from absl import flags
+
+    flags.DEFINE_string("model", None, "Trained model: a model_dir, its export/ folder, or the exported file.")
+    for mode in MODES:
+        flags.DEFINE_bool(mode, False, {
+            "int8": "All-int8 model in the XNNPACK deploy form (QAT unless --ptq).",
+            "float32": "Float32 model.", "float16": "Float16 weights.", "dynamic": "Int8 weights, float activations.",
+        }[mode])
+    flags.DEFINE_bool("qat", False, "Int8 from quantization-aware training (the default): a QAT model converts "
+                      "as it is; a float one is fine-tuned first (--qat_steps).")
+    flags.DEFINE_bool("ptq", False, "Int8 by post-training quantization, calibrated on --representative images.")
+    flags.DEFINE_string("out", None, "Output .tflite (default: MODEL_<mode>.tflite beside the model).")
+    flags.DEFINE_enum("io", "int8", list(IO_TYPES), "Input and output type of an int8 model.")
+    flags.DEFINE_string("representative", None, "Calibration data for --ptq (default: the training data of the card).")
+    flags.DEFINE_integer("num_representative", 200, "Calibration images for --ptq.")
+    flags.DEFINE_list("eval_bins", [], "Verification .bin sets: accuracy of the float and the converted model.")
+    flags.DEFINE_integer("parity_images", 200, "Held-out images for the cosine parity check.")
+    flags.DEFINE_bool("allow_float_ops", False, "Write an int8 model even if some ops stay float.")
+    flags.DEFINE_integer("qat_steps", 100, "Steps of QAT fine-tuning when --model is float (raise it on real data).")
+    flags.DEFINE_float("qat_learning_rate", 2e-5, "Adam learning rate of that fine-tuning (about the last rate of the float training).")
+    flags.DEFINE_string("qat_dir", None, "model_dir of that fine-tuning (default: the model's model_dir + _qat).")
+    flags.DEFINE_string("report", None, "Write the report as JSON here.")
+
+
+def main(argv):
+    from absl import app, flags, logging
+
+    logging.set_verbosity(logging.WARNING)
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    options = flags.FLAGS
+    modes = [mode for mode in MODES if options[mode].value]
+    if len(modes) != 1:
+        raise app.UsageError("give one of --int8, --float32, --float16, --dynamic")
+    if options.qat and options.ptq:
+        raise app.UsageError("--qat and --ptq exclude each other")
+    if options.model is None:
+        raise app.UsageError("--model is required")
+    request = Request(
+        model=options.model, mode=modes[0], out=options.out, method="ptq" if options.ptq else "qat",
+        io=options.io, representative=options.representative, num_representative=options.num_representative,
+        eval_bins=tuple(options.eval_bins), parity_images=options.parity_images,
+        allow_float_ops=options.allow_float_ops, qat_steps=options.qat_steps,
+        qat_learning_rate=options.qat_learning_rate, qat_dir=options.qat_dir,
+    )
+    from tfmfn.data.bins import BinFormatError
+    from tfmfn.embedder import NotAnEmbedderError
+
+    try:
+        report = convert(request)
+    except (FileNotFoundError, ValueError, BinFormatError, NotAnEmbedderError) as error:
+        raise SystemExit(f"error: {error}")
+    print(format_report(report))
+    if options.report:
+        with open(options.report, "w") as stream:
+            json.dump(report, stream, indent=2)
+        print(f"report: {options.report}")
+
+
+if __name__ == "__main__":
+    from absl import app
+
+    _define_flags()
+    app.run(main)
