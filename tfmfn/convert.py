@@ -7,7 +7,7 @@
 
 | mode        | what it writes                                                            |
 |-------------|---------------------------------------------------------------------------|
-| `--int8`    | all-int8 graph of the deploy form (`tfmfn.quantize`), input and output     |
+| `--int8`    | all-int8 graph of the deploy form (`tfmfn.quantize`), input and output    |
 |             | int8 unless `--io`; `--qat` (default) converts a QAT model, fine-tuning a |
 |             | float one first (`--qat_steps`, into `--qat_dir`); `--ptq` calibrates the |
 |             | float model on `--num_representative` training images                     |
@@ -18,7 +18,7 @@
 An int8 export that still holds float ops is refused unless `--allow_float_ops`.
 Every file carries tfmfn's metadata (`read_metadata`): input size,
 normalisation, embedding size, alignment template and the recommended
-threshold, so the app and `tfmfn.embedder` need nothing else. The report
+threshold, so the app needs nothing beside the file. The report
 (`--report FILE.json`, also printed) gives the size, ops, float ops, input and
 output quantisation, XNNPACK delegation, parity of the converted embeddings
 against the float model on held-out images (cosine mean and minimum), and with
@@ -26,7 +26,6 @@ against the float model on held-out images (cosine mean and minimum), and with
 
 Example:
 
-    >>> import numpy as np
     >>> from tfmfn import convert, models
     >>> tflite = convert.convert_keras(models.build("mobilefacenet"), "float32")
     >>> tflite = convert.add_metadata(tflite, {"embedding_size": 128})
