@@ -233,6 +233,7 @@ def convert(request, say=print):
             f"{model_path}: no {model_card.CARD_FILE} beside it; export the model with tfmfn.train "
             "(the card gives the input size, normalisation and training data)"
         )
+    sets = [bins.load_bin(path) for path in request.eval_bins]  # before any long work: a bad path fails now
     model = embedder.load_keras_model(model_path)
     qat = quantize.is_quantized(model)
     if request.mode == "int8" and request.method == "qat" and not qat:
@@ -251,7 +252,6 @@ def convert(request, say=print):
         faces = pipeline.sample_faces(data_path, request.num_representative, input_size)
         say(f"calibrating on {len(faces)} images of {data_path}")
         representative = preprocess.normalize(faces.astype(np.float32))
-    sets = [bins.load_bin(path) for path in request.eval_bins]
     say(f"converting {model_path} to {request.mode}" + (f" ({'QAT' if qat else 'PTQ'})" if request.mode == "int8" else ""))
     tflite = convert_keras(model, request.mode, request.io, representative)
     report = {"file": None, "source_model": os.path.abspath(model_path), **analyse(tflite)}
