@@ -1,17 +1,37 @@
-# `make demo` runs the main job, `make test` the tests; both create .venv when needed.
+# `make demo` runs the main job, `make test` the tests (Python, then the app's Java module);
+# both create .venv when needed, and `make test` installs a JDK and JUnit 4 when missing.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test clean
+JUNIT_CP := /usr/share/java/junit4.jar:/usr/share/java/hamcrest-core.jar
+FACECORE := android_demo/facecore
+
+.PHONY: demo test facecore-test java-tools clean
 
 demo: $(STAMP)
 	test -f runs/synth/val.bin || $(PY) -m tfmfn.data synth --out runs/synth
 	$(PY) -m tfmfn.train --config synthetic
 
-test: $(STAMP)
+test: $(STAMP) java-tools
 	$(PY) -m pytest -n 2 --doctest-modules tfmfn tests
+	$(MAKE) --no-print-directory facecore-test
+
+# The Android app's pure-Java module, tested on the JVM with Debian's JUnit 4 (Java 8 language level).
+facecore-test: java-tools
+	rm -rf build/facecore && mkdir -p build/facecore
+	javac --release 8 -Xlint:-options -d build/facecore -cp $(JUNIT_CP) $$(find $(FACECORE)/src -name '*.java')
+	java -cp build/facecore:$(JUNIT_CP) -Dgoldens=$(FACECORE)/src/test/resources/goldens org.junit.runner.JUnitCore \
+		$$(cd $(FACECORE)/src/test/java && find . -name '*Test.java' | sort | sed 's|^\./||; s|\.java$$||; s|/|.|g')
+
+java-tools:
+	@if ! command -v javac >/dev/null || [ ! -f /usr/share/java/junit4.jar ]; then \
+		echo "installing a JDK and JUnit 4 (Debian packages default-jdk-headless, junit4)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get install -y --no-install-recommends default-jdk-headless junit4 >/dev/null \
+		|| { $$SUDO apt-get update >/dev/null && $$SUDO apt-get install -y --no-install-recommends default-jdk-headless junit4 >/dev/null; }; \
+	fi
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)

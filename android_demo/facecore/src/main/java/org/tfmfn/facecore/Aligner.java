@@ -1,0 +1,48 @@
+package org.tfmfn.facecore;
+
+/**
+ * Warps a photo through a 2x3 matrix into an aligned face crop: each output pixel takes the bilinear
+ * mix of the four photo pixels around its preimage, pixels outside the photo counting as black (as
+ * OpenCV's warpAffine with INTER_LINEAR and a constant border does in tfmfn).
+ */
+public final class Aligner {
+    private Aligner() {}
+
+    /** The {@code outWidth} x {@code outHeight} ARGB crop of the {@code width} x {@code height} ARGB photo. */
+    public static int[] warp(int[] argb, int width, int height, double[] matrix, int outWidth, int outHeight) {
+        if (argb.length != width * height) {
+            throw new IllegalArgumentException(argb.length + " pixels for a " + width + "x" + height + " image");
+        }
+        double[] inverse = Similarity.invert(matrix);
+        int[] out = new int[outWidth * outHeight];
+        for (int y = 0; y < outHeight; y++) {
+            for (int x = 0; x < outWidth; x++) {
+                double sourceX = inverse[0] * x + inverse[1] * y + inverse[2];
+                double sourceY = inverse[3] * x + inverse[4] * y + inverse[5];
+                out[y * outWidth + x] = sample(argb, width, height, sourceX, sourceY);
+            }
+        }
+        return out;
+    }
+
+    private static int sample(int[] argb, int width, int height, double x, double y) {
+        int x0 = (int) Math.floor(x), y0 = (int) Math.floor(y);
+        double fx = x - x0, fy = y - y0;
+        double[] channels = new double[3];
+        for (int dy = 0; dy <= 1; dy++) {
+            for (int dx = 0; dx <= 1; dx++) {
+                int px = x0 + dx, py = y0 + dy;
+                if (px < 0 || py < 0 || px >= width || py >= height) {
+                    continue;
+                }
+                double weight = (dx == 0 ? 1 - fx : fx) * (dy == 0 ? 1 - fy : fy);
+                int pixel = argb[py * width + px];
+                channels[0] += weight * ((pixel >> 16) & 0xff);
+                channels[1] += weight * ((pixel >> 8) & 0xff);
+                channels[2] += weight * (pixel & 0xff);
+            }
+        }
+        int r = (int) Math.round(channels[0]), g = (int) Math.round(channels[1]), b = (int) Math.round(channels[2]);
+        return 0xff000000 | (r << 16) | (g << 8) | b;
+    }
+}

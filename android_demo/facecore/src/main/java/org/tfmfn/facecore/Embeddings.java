@@ -1,0 +1,50 @@
+package org.tfmfn.facecore;
+
+/**
+ * Embedding arithmetic and the verification decision: embeddings are L2-normalised, compared by
+ * cosine; two faces are the same person when the squared distance of their normalised embeddings
+ * (2 - 2 cosine) is below the model's recommended threshold (tfmfn metadata).
+ */
+public final class Embeddings {
+    private Embeddings() {}
+
+    /** A unit-length copy of {@code vector}. */
+    public static float[] normalize(float[] vector) {
+        double sum = 0;
+        for (float value : vector) {
+            sum += (double) value * value;
+        }
+        if (!(sum > 0) || Double.isInfinite(sum)) {
+            throw new IllegalArgumentException("cannot normalise an embedding of norm " + Math.sqrt(sum));
+        }
+        double norm = Math.sqrt(sum);
+        float[] unit = new float[vector.length];
+        for (int i = 0; i < vector.length; i++) {
+            unit[i] = (float) (vector[i] / norm);
+        }
+        return unit;
+    }
+
+    /** Cosine similarity of two embeddings (any norm). */
+    public static double cosine(float[] a, float[] b) {
+        if (a.length != b.length) {
+            throw new IllegalArgumentException("embeddings of " + a.length + " and " + b.length + " values");
+        }
+        float[] ua = normalize(a), ub = normalize(b);
+        double dot = 0;
+        for (int i = 0; i < ua.length; i++) {
+            dot += (double) ua[i] * ub[i];
+        }
+        return dot;
+    }
+
+    /** Squared distance of the normalised embeddings: 2 - 2 cosine, in [0, 4]. */
+    public static double squaredDistance(float[] a, float[] b) {
+        return 2 - 2 * cosine(a, b);
+    }
+
+    /** 1:1 verification: the same person when the squared distance is below {@code threshold}. */
+    public static boolean verify(float[] a, float[] b, double threshold) {
+        return squaredDistance(a, b) < threshold;
+    }
+}

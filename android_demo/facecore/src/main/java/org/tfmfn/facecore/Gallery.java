@@ -1,0 +1,179 @@
+package org.tfmfn.facecore;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Enrolled people, several normalised embedding samples each, for one model. 1:N identification
+ * scores a person by their best sample. The file format starts with a magic word, a format version,
+ * the model's name and embedding size: a gallery written for another model, or by a newer format,
+ * is refused with a message instead of being misread.
+ *
+ * <pre>{@code
+ * Gallery gallery = new Gallery("mobilefacenet", 128);
+ * gallery.enroll("ada", embedding);
+ * Gallery.Match match = gallery.identify(probe, threshold);   // null: nobody close enough
+ * }</pre>
+ */
+public final class Gallery {
+    public static final int FORMAT_VERSION = 1;
+    private static final int MAGIC = 0x54464d47; // "TFMG"
+
+    private final String model;
+    private final int embeddingSize;
+    private final Map<String, List<float[]>> people = new LinkedHashMap<>();
+
+    public Gallery(String model, int embeddingSize) {
+        if (embeddingSize < 1) {
+            throw new IllegalArgumentException("embedding size must be positive, got " + embeddingSize);
+        }
+        this.model = model;
+        this.embeddingSize = embeddingSize;
+    }
+
+    /** The best-scoring enrolled person for a probe. */
+    public static final class Match {
+        public final String name;
+        public final double squaredDistance;
+
+        Match(String name, double squaredDistance) {
+            this.name = name;
+            this.squaredDistance = squaredDistance;
+        }
+    }
+
+    public String model() {
+        return model;
+    }
+
+    public int embeddingSize() {
+        return embeddingSize;
+    }
+
+    /** Adds one sample of {@code name} (stored normalised). */
+    public void enroll(String name, float[] embedding) {
+        if (name == null || name.trim().isEmpty()) {
+            throw new IllegalArgumentException("a person needs a name");
+        }
+        if (embedding.length != embeddingSize) {
+            throw new IllegalArgumentException(
+                    "this gallery holds " + embeddingSize + "-d embeddings, got " + embedding.length);
+        }
+        people.computeIfAbsent(name, key -> new ArrayList<>()).add(Embeddings.normalize(embedding));
+    }
+
+    /** Forgets a person; returns whether they were enrolled. */
+    public boolean delete(String name) {
+        return people.remove(name) != null;
+    }
+
+    public List<String> names() {
+        return Collections.unmodifiableList(new ArrayList<>(people.keySet()));
+    }
+
+    public int samples(String name) {
+        List<float[]> samples = people.get(name);
+        return samples == null ? 0 : samples.size();
+    }
+
+    /** The closest person (best sample) if their squared distance is below {@code threshold}, else null. */
+    public Match identify(float[] probe, double threshold) {
+        Match best = null;
+        for (Map.Entry<String, List<float[]>> person : people.entrySet()) {
+            for (float[] sample : person.getValue()) {
+                double distance = Embeddings.squaredDistance(probe, sample);
+                if (best == null || distance < best.squaredDistance) {
+                    best = new Match(person.getKey(), distance);
+                }
+            }
+        }
+        return best != null && best.squaredDistance < threshold ? best : null;
+    }
+
+    /** Writes the gallery (see the class comment for what the header holds). */
+    public void write(OutputStream stream) throws IOException {
+        DataOutputStream out = new DataOutputStream(stream);
+        out.writeInt(MAGIC);
+        out.writeInt(FORMAT_VERSION);
+        out.writeUTF(model);
+        out.writeInt(embeddingSize);
+        out.writeInt(people.size());
+        for (Map.Entry<String, List<float[]>> person : people.entrySet()) {
+            out.writeUTF(person.getKey());
+            out.writeInt(person.getValue().size());
+            for (float[] sample : person.getValue()) {
+                for (float value : sample) {
+                    out.writeFloat(value);
+                }
+            }
+        }
+        out.flush();
+    }
+
+    /** Reads a gallery written by {@link #write}; {@code model} and {@code embeddingSize} must match. */
+    public static Gallery read(InputStream stream, String model, int embeddingSize) throws IOException {
+        DataInputStream in = new DataInputStream(stream);
+        try {
+            if (in.readInt() != MAGIC) {
+                throw new IOException("not a tfmfn gallery file");
+            }
+            int version = in.readInt();
+            if (version > FORMAT_VERSION) {
+                throw new IOException("gallery format " + version + " is newer than this app reads ("
+                        + FORMAT_VERSION + "); update the app");
+            }
+            String savedModel = in.readUTF();
+            int savedSize = in.readInt();
+            if (!savedModel.equals(model) || savedSize != embeddingSize) {
+                throw new IOException("the gallery was enrolled with " + savedModel + " (" + savedSize
+                        + "-d), the app runs " + model + " (" + embeddingSize + "-d); enroll again");
+            }
+            Gallery gallery = new Gallery(model, embeddingSize);
+            int count = in.readInt();
+            for (int p = 0; p < count; p++) {
+                String name = in.readUTF();
+                int samples = in.readInt();
+                List<float[]> list = new ArrayList<>();
+                for (int s = 0; s < samples; s++) {
+                    float[] sample = new float[embeddingSize];
+                    for (int i = 0; i < embeddingSize; i++) {
+                        sample[i] = in.readFloat();
+                    }
+                    list.add(sample);
+                }
+                gallery.people.put(name, list);
+            }
+            return gallery;
+        } catch (EOFException truncated) {
+            throw new IOException("the gallery file is truncated; its people cannot be read");
+        }
+    }
+
+    /** The gallery as bytes (for a test, or a file written atomically by the caller). */
+    public byte[] toBytes() throws IOException {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        write(bytes);
+        return bytes.toByteArray();
+    }
+
+    public static Gallery fromBytes(byte[] bytes, String model, int embeddingSize) throws IOException {
+        return read(new ByteArrayInputStream(bytes), model, embeddingSize);
+    }
+
+    @Override
+    public String toString() {
+        return "Gallery(" + model + ", " + embeddingSize + "-d, " + Arrays.toString(people.keySet().toArray()) + ")";
+    }
+}

@@ -1,0 +1,42 @@
+package org.tfmfn.facecore;
+
+import static org.junit.Assert.assertArrayEquals;
+import static org.junit.Assert.assertEquals;
+
+import org.junit.Test;
+
+public class FaceInputTest {
+    private static final int[] PIXELS = {0xff000000, 0xffffffff, 0xff80ff00, 0x00102030};
+
+    @Test
+    public void normalizesRgbInterleavedAndIgnoresAlpha() {
+        float[] values = FaceInput.normalize(PIXELS);
+        assertEquals(12, values.length);
+        assertEquals(-127.5f / 128, values[0], 0f);
+        assertEquals(127.5f / 128, values[3], 0f);
+        assertEquals((128 - 127.5f) / 128, values[6], 0f); // red of 0x80ff00
+        assertEquals((255 - 127.5f) / 128, values[7], 0f); // green
+        assertEquals((0 - 127.5f) / 128, values[8], 0f);   // blue
+        assertEquals((0x10 - 127.5f) / 128, values[9], 0f); // alpha 0 changes nothing
+    }
+
+    @Test
+    public void quantizesToInt8WithScaleAndZeroPoint() {
+        byte[] values = FaceInput.quantize(new int[] {0xff000000, 0xffffffff}, 1f / 128, 0, true);
+        // -127.5 rounds to even (-128); 127.5 rounds to 128 and is clamped to 127
+        assertArrayEquals(new byte[] {-128, -128, -128, 127, 127, 127}, values);
+    }
+
+    @Test
+    public void quantizesToUint8AsUnsignedBits() {
+        byte[] values = FaceInput.quantize(new int[] {0xff000000, 0xffffffff, 0xff808080}, 1f / 128, 128, false);
+        assertEquals(0, values[0] & 0xff);
+        assertEquals(255, values[3] & 0xff);
+        assertEquals(128, values[6] & 0xff); // 0.5 / 128 * 128 = 0.5 rounds to even: 0, plus 128
+    }
+
+    @Test(expected = IllegalArgumentException.class)
+    public void refusesANonPositiveScale() {
+        FaceInput.quantize(PIXELS, 0f, 0, true);
+    }
+}

@@ -1,0 +1,92 @@
+package org.tfmfn.facecore;
+
+import static org.junit.Assert.assertArrayEquals;
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertTrue;
+
+import java.io.IOException;
+import java.util.Map;
+import org.junit.BeforeClass;
+import org.junit.Test;
+
+/**
+ * facecore against tfmfn on a real photo (tests/data/obama.jpg, downscaled) and the real BlazeFace
+ * keypoints: the same matrix, crop, input values and scores. Tolerances are stated per test.
+ */
+public class GoldenTest {
+    private static Map<String, double[]> golden;
+
+    @BeforeClass
+    public static void load() throws IOException {
+        golden = Goldens.values();
+    }
+
+    @Test
+    public void alignmentMatrixEqualsTfmfnsToOneMillionth() {
+        double[] matrix = Similarity.estimate(
+                Goldens.points(golden.get("keypoints")), Goldens.points(golden.get("template")));
+        assertArrayEquals(golden.get("matrix"), matrix, 1e-6);
+    }
+
+    @Test
+    public void alignedCropOfTheRealPhotoMatchesOpenCvWithinTwoLevels() throws IOException {
+        int[] size = new int[2];
+        int[] photo = Goldens.image("photo.png", size);
+        double[] expectedSize = golden.get("photo_size");
+        assertEquals((int) expectedSize[0], size[0]);
+        assertEquals((int) expectedSize[1], size[1]);
+        int[] crop = Aligner.warp(photo, size[0], size[1], golden.get("matrix"), 112, 112);
+        int[] alignedSize = new int[2];
+        int[] expected = Goldens.image("aligned.png", alignedSize);
+        assertEquals(112 * 112, expected.length);
+        int worst = 0;
+        long total = 0;
+        for (int i = 0; i < crop.length; i++) {
+            for (int shift = 0; shift <= 16; shift += 8) {
+                int difference = Math.abs(((crop[i] >> shift) & 0xff) - ((expected[i] >> shift) & 0xff));
+                worst = Math.max(worst, difference);
+                total += difference;
+            }
+        }
+        // OpenCV interpolates with 5-bit fixed-point weights, facecore in double precision.
+        assertTrue("max pixel difference " + worst, worst <= 2);
+        assertTrue("mean pixel difference " + total / (3.0 * crop.length), total / (3.0 * crop.length) < 0.5);
+    }
+
+    @Test
+    public void normalizedInputEqualsTfmfnsExactly() throws IOException {
+        int[] size = new int[2];
+        float[] input = FaceInput.normalize(Goldens.image("aligned.png", size));
+        double[] indices = golden.get("sampled_indices");
+        double[] expected = golden.get("normalized");
+        for (int i = 0; i < indices.length; i++) {
+            assertEquals("value " + (int) indices[i], expected[i], input[(int) indices[i]], 0.0);
+        }
+    }
+
+    @Test
+    public void int8InputEqualsTfmfnsExactly() throws IOException {
+        int[] size = new int[2];
+        double[] quantization = golden.get("int8_input");
+        byte[] input = FaceInput.quantize(
+                Goldens.image("aligned.png", size), (float) quantization[0], (int) quantization[1], true);
+        double[] indices = golden.get("sampled_indices");
+        double[] expected = golden.get("quantized");
+        for (int i = 0; i < indices.length; i++) {
+            assertEquals("value " + (int) indices[i], (int) expected[i], input[(int) indices[i]]);
+        }
+        long sum = 0;
+        for (byte value : input) {
+            sum += value;
+        }
+        assertEquals((long) golden.get("quantized_sum")[0], sum);
+    }
+
+    @Test
+    public void scoresEqualTfmfnsToOneMillionth() {
+        float[] a = Goldens.floats(golden.get("embedding_a"));
+        float[] b = Goldens.floats(golden.get("embedding_b"));
+        assertEquals(golden.get("cosine")[0], Embeddings.cosine(a, b), 1e-6);
+        assertEquals(golden.get("squared_distance")[0], Embeddings.squaredDistance(a, b), 1e-6);
+    }
+}

@@ -1,0 +1,53 @@
+"""The Android module's goldens: what tfmfn computes today, and JUnit fails when one is changed."""
+
+import os
+import shutil
+import subprocess
+
+import cv2
+import numpy as np
+import pytest
+
+from tfmfn import android
+
+FACECORE = os.path.join("android_demo", "facecore")
+JUNIT_CP = "/usr/share/java/junit4.jar:/usr/share/java/hamcrest-core.jar"
+
+
+def test_checked_in_goldens_are_what_tfmfn_computes(tmp_path):
+    android.write_goldens(str(tmp_path))
+    expected = android.read_goldens(os.path.join(android.GOLDENS_FOLDER, "goldens.txt"))
+    computed = android.read_goldens(str(tmp_path / "goldens.txt"))
+    assert expected.keys() == computed.keys()
+    for key in expected:
+        np.testing.assert_allclose(computed[key], expected[key], rtol=1e-9, atol=1e-9, err_msg=key)
+    for image in ("photo.png", "aligned.png"):
+        np.testing.assert_array_equal(cv2.imread(str(tmp_path / image)),
+                                      cv2.imread(os.path.join(android.GOLDENS_FOLDER, image)))
+
+
+def run_golden_test(goldens, classes):
+    subprocess.run(["javac", "--release", "8", "-Xlint:-options", "-d", str(classes), "-cp", JUNIT_CP,
+                    *[os.path.join(root, name) for root, _, names in os.walk(os.path.join(FACECORE, "src"))
+                      for name in names if name.endswith(".java")]], check=True, capture_output=True)
+    return subprocess.run(["java", "-cp", f"{classes}:{JUNIT_CP}", f"-Dgoldens={goldens}",
+                           "org.junit.runner.JUnitCore", "org.tfmfn.facecore.GoldenTest"],
+                          capture_output=True, text=True)
+
+
+@pytest.mark.skipif(shutil.which("javac") is None or not os.path.exists("/usr/share/java/junit4.jar"),
+                    reason="needs javac and JUnit 4 (make test installs them)")
+@pytest.mark.parametrize("key, index", [("matrix", 2), ("quantized", 5), ("cosine", 0)])
+def test_junit_fails_when_a_golden_value_changes(tmp_path, key, index):
+    goldens = tmp_path / "goldens"
+    shutil.copytree(android.GOLDENS_FOLDER, goldens)
+    assert run_golden_test(goldens, tmp_path / "unchanged").returncode == 0
+    lines = (goldens / "goldens.txt").read_text().splitlines()
+    for number, line in enumerate(lines):
+        if line.startswith(key + " "):
+            values = line.split()
+            values[1 + index] = repr(float(values[1 + index]) + 1.0)
+            lines[number] = " ".join(values)
+    (goldens / "goldens.txt").write_text("\n".join(lines) + "\n")
+    result = run_golden_test(goldens, tmp_path / "changed")
+    assert result.returncode != 0 and "FAILURES" in result.stdout

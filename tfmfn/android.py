@@ -1,0 +1,112 @@
+"""Cross-language goldens for the Android app's pure-Java module (`android_demo/facecore`).
+
+tfmfn computes, for fixed inputs, what the app must compute the same way: the
+input preprocessing (float and int8), the alignment of a real photo (BlazeFace
+keypoints, the similarity matrix, the warped 112x112 crop) and embedding
+scores. The JUnit tests read these files and must match them within the
+tolerances they state; `tests/test_android.py` checks that the checked-in files
+are what tfmfn computes today.
+
+    python -m tfmfn.android goldens [--out android_demo/facecore/src/test/resources/goldens]
+
+Example:
+
+    >>> import tempfile
+    >>> from tfmfn import android
+    >>> folder = tempfile.mkdtemp()
+    >>> sorted(android.write_goldens(folder))
+    ['aligned.png', 'goldens.txt', 'photo.png']
+"""
+
+import os
+
+import cv2
+import numpy as np
+
+from tfmfn import align, embedder, preprocess
+
+GOLDENS_FOLDER = os.path.join("android_demo", "facecore", "src", "test", "resources", "goldens")
+PHOTO = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "data", "obama.jpg")
+PHOTO_WIDTH = 240
+INT8_INPUT = {"scale": 0.0078125, "zero_point": 0}
+"""The input quantisation of tfmfn's int8 MobileFaceNets (measured on `convert --int8` exports)."""
+SAMPLED_INDICES = (0, 1, 2, 3, 1000, 5000, 18816, 37631)
+"""Positions of the (112 * 112 * 3) input values written out, first pixels to last."""
+
+
+def write_goldens(folder, photo=PHOTO):
+    """Writes photo.png (a real photo, downscaled, lossless), aligned.png and goldens.txt into `folder`."""
+    os.makedirs(folder, exist_ok=True)
+    image = align.load_image(photo)
+    height = round(image.shape[0] * PHOTO_WIDTH / image.shape[1])
+    image = cv2.resize(image, (PHOTO_WIDTH, height), interpolation=cv2.INTER_AREA)
+    detection = align.FaceDetector().detect(image)[0]
+    matrix = align.alignment_matrix(detection)
+    aligned = align.align_face(image, detection)
+    normalized = preprocess.normalize(aligned.astype(np.float32)).ravel()
+    quantized = embedder.quantize(normalized, {"dtype": np.int8, "quantization": (INT8_INPUT["scale"],
+                                                                                   INT8_INPUT["zero_point"])})
+    rng = np.random.default_rng(7)
+    first, second = rng.normal(size=(2, 128)).astype(np.float32)
+    second = (first + 0.8 * second).astype(np.float32)
+    unit_first, unit_second = (vector / np.linalg.norm(vector) for vector in (first, second))
+    cosine = float(np.dot(unit_first, unit_second))
+    lines = {
+        "photo_size": [image.shape[1], image.shape[0]],
+        "keypoints": align.template_points(detection.keypoints).ravel(),
+        "template": align.template_targets().ravel(),
+        "matrix": matrix.ravel(),
+        "sampled_indices": SAMPLED_INDICES,
+        "normalized": normalized[list(SAMPLED_INDICES)],
+        "int8_input": [INT8_INPUT["scale"], INT8_INPUT["zero_point"]],
+        "quantized": np.asarray(quantized).ravel()[list(SAMPLED_INDICES)],
+        "quantized_sum": [int(np.asarray(quantized, np.int64).sum())],
+        "embedding_a": first,
+        "embedding_b": second,
+        "cosine": [cosine],
+        "squared_distance": [2 - 2 * cosine],
+    }
+    with open(os.path.join(folder, "goldens.txt"), "w") as stream:
+        stream.write("# written by python -m tfmfn.android goldens; one key and its values per line\n")
+        for key, values in lines.items():
+            stream.write(key + " " + " ".join(_number(value) for value in np.asarray(values).ravel()) + "\n")
+    cv2.imwrite(os.path.join(folder, "photo.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    cv2.imwrite(os.path.join(folder, "aligned.png"), cv2.cvtColor(aligned, cv2.COLOR_RGB2BGR))
+    return ["goldens.txt", "photo.png", "aligned.png"]
+
+
+def read_goldens(path):
+    """goldens.txt as {key: float64 array}."""
+    values = {}
+    with open(path) as stream:
+        for line in stream:
+            if line.strip() and not line.startswith("#"):
+                key, *numbers = line.split()
+                values[key] = np.array([float(number) for number in numbers])
+    return values
+
+
+def _number(value):
+    return repr(float(value)) if isinstance(value, (float, np.floating)) else str(value)
+
+
+def _define_flags():
+    from absl import flags
+
+    flags.DEFINE_string("out", GOLDENS_FOLDER, "Folder for the goldens.")
+
+
+def main(argv):
+    from absl import app, flags
+
+    if argv[1:] != ["goldens"]:
+        raise app.UsageError("usage: python -m tfmfn.android goldens [--out FOLDER]")
+    written = write_goldens(flags.FLAGS.out)
+    print(f"wrote {', '.join(written)} into {flags.FLAGS.out}")
+
+
+if __name__ == "__main__":
+    from absl import app
+
+    _define_flags()
+    app.run(main)
