@@ -147,3 +147,11 @@ def test_missing_input_is_one_clear_line(tmp_path):
     )
     assert result.returncode != 0
     assert result.stderr.strip().splitlines()[-1].startswith("error: ") and "no such file or folder" in result.stderr
+
+
+def test_weighted_nms_ends_on_a_degenerate_box():
+    boxes = np.array([[5.0, 5.0, 5.0, 5.0], [0.0, 0.0, 2.0, 2.0]])
+    keypoints = np.zeros((2, 6, 2))
+    results = align.weighted_nms(boxes, keypoints, np.array([0.9, 0.5]), 0.3)
+    assert [score for _, _, score in results] == [0.9, 0.5]
+    np.testing.assert_array_equal(results[0][0], boxes[0])

@@ -121,6 +121,7 @@ def weighted_nms(boxes, keypoints, scores, iou_threshold):
     results = []
     while order.size:
         overlaps = iou(boxes[order[0]], boxes[order])
+        overlaps[0] = 1.0  # the best detection always absorbs itself, even a degenerate (zero-area) box
         members = order[overlaps > iou_threshold]
         weights = scores[members][:, None]
         box = (boxes[members] * weights).sum(0) / weights.sum()

@@ -1,9 +1,9 @@
 """Cross-language goldens for the Android app's pure-Java module (`android_demo/facecore`).
 
 tfmfn computes, for fixed inputs, what the app must compute the same way: the
-input preprocessing (float and int8), the alignment of a real photo (BlazeFace
-keypoints, the similarity matrix, the warped 112x112 crop) and embedding
-scores. The JUnit tests read these files and must match them within the
+input preprocessing (float and int8), BlazeFace's raw outputs on a real photo and
+the faces they decode to (anchors, boxes, keypoints, weighted NMS), the alignment
+(the similarity matrix, the warped 112x112 crop) and embedding scores. The JUnit tests read these files and must match them within the
 tolerances they state; `tests/test_android.py` checks that the checked-in files
 are what tfmfn computes today.
 
@@ -32,6 +32,9 @@ INT8_INPUT = {"scale": 0.0078125, "zero_point": 0}
 """The input quantisation of tfmfn's int8 MobileFaceNets (measured on `convert --int8` exports)."""
 SAMPLED_INDICES = (0, 1, 2, 3, 1000, 5000, 18816, 37631)
 """Positions of the (112 * 112 * 3) input values written out, first pixels to last."""
+CANDIDATE_SCORE = 0.05
+"""BlazeFace anchors scoring at least this go into the goldens (a low bar, so that NMS has work)."""
+SAMPLED_ANCHORS = (0, 1, 47, 48, 1000, 2303)
 
 
 def write_goldens(folder, photo=PHOTO):
@@ -40,7 +43,9 @@ def write_goldens(folder, photo=PHOTO):
     image = align.load_image(photo)
     height = round(image.shape[0] * PHOTO_WIDTH / image.shape[1])
     image = cv2.resize(image, (PHOTO_WIDTH, height), interpolation=cv2.INTER_AREA)
-    detection = align.FaceDetector().detect(image)[0]
+    detector = align.FaceDetector()
+    detection = detector.detect(image)[0]
+    blazeface = _blazeface_goldens(detector, image)
     matrix = align.alignment_matrix(detection)
     aligned = align.align_face(image, detection)
     normalized = preprocess.normalize(aligned.astype(np.float32)).ravel()
@@ -65,6 +70,7 @@ def write_goldens(folder, photo=PHOTO):
         "embedding_b": second,
         "cosine": [cosine],
         "squared_distance": [2 - 2 * cosine],
+        **blazeface,
     }
     with open(os.path.join(folder, "goldens.txt"), "w") as stream:
         stream.write("# written by python -m tfmfn.android goldens; one key and its values per line\n")
@@ -73,6 +79,30 @@ def write_goldens(folder, photo=PHOTO):
     cv2.imwrite(os.path.join(folder, "photo.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     cv2.imwrite(os.path.join(folder, "aligned.png"), cv2.cvtColor(aligned, cv2.COLOR_RGB2BGR))
     return ["goldens.txt", "photo.png", "aligned.png"]
+
+
+def _blazeface_goldens(detector, image):
+    """The full-range model's candidates on the photo (raw outputs), and what decoding and NMS make of them."""
+    model_input, (side, pad_x, pad_y) = align.letterbox(image, detector.input_size)
+    regressors, scores = detector.raw_outputs(model_input)
+    boxes, keypoints, probabilities = align.decode(regressors, scores, detector.anchors, detector.input_size)
+    keep = np.flatnonzero(probabilities >= CANDIDATE_SCORE)
+    faces = align.weighted_nms(boxes[keep], keypoints[keep], probabilities[keep], detector.iou_threshold)
+    offset = np.array([pad_x, pad_y], np.float32)
+    short_anchors = align.ssd_anchors(*[align.DETECTORS["short"][index] for index in (1, 2, 3)])
+    return {
+        "blazeface": [detector.input_size, side, pad_x, pad_y, CANDIDATE_SCORE, detector.iou_threshold],
+        "anchor_counts": [len(detector.anchors), len(short_anchors)],
+        "sampled_anchors": SAMPLED_ANCHORS,
+        "anchors_full": detector.anchors[list(SAMPLED_ANCHORS)],
+        "anchors_short": short_anchors[[index % len(short_anchors) for index in SAMPLED_ANCHORS]],
+        "candidate_indices": keep,
+        "candidate_logits": scores[keep],
+        "candidate_regressors": regressors[keep],
+        "detection_boxes": np.array([box * side - np.tile(offset, 2) for box, _, _ in faces]),
+        "detection_keypoints": np.array([points * side - offset for _, points, _ in faces]),
+        "detection_scores": [score for _, _, score in faces],
+    }
 
 
 def read_goldens(path):
