@@ -21,6 +21,11 @@ def test_checked_in_goldens_are_what_tfmfn_computes(tmp_path):
     assert expected.keys() == computed.keys()
     for key in expected:
         np.testing.assert_allclose(computed[key], expected[key], rtol=1e-9, atol=1e-9, err_msg=key)
+    from tfmfn import convert
+
+    assert convert.read_metadata(str(tmp_path / "metadata.tflite")) == convert.read_metadata(
+        os.path.join(android.GOLDENS_FOLDER, "metadata.tflite"))
+    assert convert.read_metadata(os.path.join(android.GOLDENS_FOLDER, "plain.tflite")) is None
     for image in ("photo.png", "aligned.png"):
         np.testing.assert_array_equal(cv2.imread(str(tmp_path / image)),
                                       cv2.imread(os.path.join(android.GOLDENS_FOLDER, image)))

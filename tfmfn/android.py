@@ -15,7 +15,7 @@ Example:
     >>> from tfmfn import android
     >>> folder = tempfile.mkdtemp()
     >>> sorted(android.write_goldens(folder))
-    ['aligned.png', 'goldens.txt', 'photo.png']
+    ['aligned.png', 'goldens.txt', 'metadata.tflite', 'photo.png', 'plain.tflite']
 """
 
 import os
@@ -35,6 +35,7 @@ SAMPLED_INDICES = (0, 1, 2, 3, 1000, 5000, 18816, 37631)
 CANDIDATE_SCORE = 0.05
 """BlazeFace anchors scoring at least this go into the goldens (a low bar, so that NMS has work)."""
 SAMPLED_ANCHORS = (0, 1, 47, 48, 1000, 2303)
+METADATA_THRESHOLD = 1.234
 
 
 def write_goldens(folder, photo=PHOTO):
@@ -78,7 +79,25 @@ def write_goldens(folder, photo=PHOTO):
             stream.write(key + " " + " ".join(_number(value) for value in np.asarray(values).ravel()) + "\n")
     cv2.imwrite(os.path.join(folder, "photo.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     cv2.imwrite(os.path.join(folder, "aligned.png"), cv2.cvtColor(aligned, cv2.COLOR_RGB2BGR))
-    return ["goldens.txt", "photo.png", "aligned.png"]
+    plain, with_metadata = metadata_models()
+    for name, content in (("plain.tflite", plain), ("metadata.tflite", with_metadata)):
+        with open(os.path.join(folder, name), "wb") as stream:
+            stream.write(content)
+    return ["goldens.txt", "photo.png", "aligned.png", "plain.tflite", "metadata.tflite"]
+
+
+def metadata_models():
+    """A tiny float embedder as .tflite bytes, without and with tfmfn metadata (fixed creation time)."""
+    from tfmfn import convert, model_card
+    from tfmfn.models.table import Row, build_from_table
+
+    tiny = build_from_table((Row("conv3x3", c=4, s=2), Row("gdconv", c=4), Row("linear1x1", c=8)),
+                            (16, 16, 3), "relu", "tiny")
+    plain = convert.convert_keras(tiny, "float32")
+    metadata = convert.make_metadata(model_card.make_card(tiny, "tiny"), "float32", threshold=METADATA_THRESHOLD)
+    metadata["created"] = "2026-01-01T00:00:00+00:00"
+    metadata["tfmfn_version"] = "golden"
+    return plain, convert.add_metadata(plain, metadata)
 
 
 def _blazeface_goldens(detector, image):
