@@ -3,6 +3,7 @@
 import os
 import shutil
 import subprocess
+import sys
 
 import cv2
 import numpy as np
@@ -56,3 +57,25 @@ def test_junit_fails_when_a_golden_value_changes(tmp_path, key, index):
     (goldens / "goldens.txt").write_text("\n".join(lines) + "\n")
     result = run_golden_test(goldens, tmp_path / "changed")
     assert result.returncode != 0 and "FAILURES" in result.stdout
+
+
+def test_install_copies_the_model_and_blazeface_and_refuses_a_model_without_metadata(tmp_path):
+    from tfmfn import align, convert
+
+    plain, with_metadata = android.metadata_models()
+    (tmp_path / "good.tflite").write_bytes(with_metadata)
+    (tmp_path / "plain.tflite").write_bytes(plain)
+    assets = tmp_path / "assets"
+    metadata = android.install_model(str(tmp_path / "good.tflite"), str(assets))
+    assert metadata["model"] == "tiny" and sorted(os.listdir(assets)) == sorted(
+        [android.EMBEDDER_ASSET, android.DETECTOR_ASSET])
+    assert (assets / android.EMBEDDER_ASSET).read_bytes() == with_metadata
+    assert (assets / android.DETECTOR_ASSET).read_bytes() == open(align.detector_model_path("full"), "rb").read()
+    assert convert.read_metadata(str(assets / android.EMBEDDER_ASSET))["recommended_threshold"] == 1.234
+    with pytest.raises(ValueError, match="no tfmfn metadata"):
+        android.install_model(str(tmp_path / "plain.tflite"), str(tmp_path / "other"))
+    assert not (tmp_path / "other").exists()
+    (tmp_path / "junk.tflite").write_bytes(b"not a model")
+    result = subprocess.run([sys.executable, "-m", "tfmfn.android", "--model", str(tmp_path / "junk.tflite"),
+                             "--assets", str(tmp_path / "other")], capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0 and result.stderr.strip().splitlines()[-1].startswith("error:")

