@@ -344,9 +344,9 @@ def _fine_tune(model_path, card, request, say):
 
 
 def _model_dir_of(model_path):
-    folder = os.path.dirname(os.path.abspath(model_path))
     from tfmfn.embedder import EXPORT_FOLDER
 
+    folder = os.path.dirname(os.path.abspath(model_path))
     return os.path.dirname(folder) if os.path.basename(folder) == EXPORT_FOLDER else folder
 
 

@@ -188,22 +188,16 @@ class DepthwiseQuantizeConfig(NoOpQuantizeConfig):
         return {"quantize_output": self.quantize_output}
 
 
-CUSTOM_CONFIGS = {
-    blocks.ChannelShuffle: NoOpQuantizeConfig,
-    layers.DepthwiseConv2D: DepthwiseQuantizeConfig,
-    layers.BatchNormalization: OutputQuantizeConfig,
-}
-"""Layers whose quantization tfmfn sets itself (outside tfmot's registry, or quantized better)."""
-
-
 def quantize_scope():
     """The custom objects a QAT model needs to be loaded (`with quantize_scope(): load_model(...)`)."""
-    objects = {config.__name__: config for config in CUSTOM_CONFIGS.values()}
-    objects.update({"ChannelShuffle": blocks.ChannelShuffle, "DepthwiseKernelQuantizer": DepthwiseKernelQuantizer})
-    return tfmot.quantization.keras.quantize_scope(objects)
+    custom = (NoOpQuantizeConfig, OutputQuantizeConfig, DepthwiseQuantizeConfig, DepthwiseKernelQuantizer,
+              blocks.ChannelShuffle)
+    return tfmot.quantization.keras.quantize_scope({item.__name__: item for item in custom})
 
 
 def _quantize_config(layer):
+    """The QuantizeConfig tfmfn sets itself for `layer` (outside tfmot's registry, or quantized
+    better than its default), or None to leave it to tfmot."""
     if isinstance(layer, layers.DepthwiseConv2D):
         consumers = [node.outbound_layer for node in layer.outbound_nodes]
         return DepthwiseQuantizeConfig(
