@@ -27,7 +27,9 @@ def test_checked_in_goldens_are_what_tfmfn_computes(tmp_path):
     assert convert.read_metadata(str(tmp_path / "metadata.tflite")) == convert.read_metadata(
         os.path.join(android.GOLDENS_FOLDER, "metadata.tflite"))
     assert convert.read_metadata(os.path.join(android.GOLDENS_FOLDER, "plain.tflite")) is None
-    for image in ("photo.png", "aligned.png"):
+    images = sorted(name for name in os.listdir(android.GOLDENS_FOLDER) if name.endswith(".png"))
+    assert images == sorted(name for name in os.listdir(tmp_path) if name.endswith(".png"))
+    for image in images:
         np.testing.assert_array_equal(cv2.imread(str(tmp_path / image)),
                                       cv2.imread(os.path.join(android.GOLDENS_FOLDER, image)))
 
@@ -43,7 +45,7 @@ def run_golden_test(goldens, classes):
 
 @pytest.mark.skipif(shutil.which("javac") is None or not os.path.exists("/usr/share/java/junit4.jar"),
                     reason="needs javac and JUnit 4 (make test installs them)")
-@pytest.mark.parametrize("key, index", [("matrix", 2), ("quantized", 5), ("cosine", 0)])
+@pytest.mark.parametrize("key, index", [("matrix", 2), ("quantized", 5), ("cosine", 0), ("detector_input", 4)])
 def test_junit_fails_when_a_golden_value_changes(tmp_path, key, index):
     goldens = tmp_path / "goldens"
     shutil.copytree(android.GOLDENS_FOLDER, goldens)

@@ -133,7 +133,14 @@ def weighted_nms(boxes, keypoints, scores, iou_threshold):
 
 def letterbox(image, size):
     """Pads `image` to a centred square and resizes it to `size`; returns the model input
-    in [-1, 1] and the (scale, pad_x, pad_y) that map model coordinates back."""
+    in [-1, 1] and the (side, pad_x, pad_y) that map model coordinates back."""
+    resized, geometry = letterbox_image(image, size)
+    return resized.astype(np.float32) / 127.5 - 1.0, geometry
+
+
+def letterbox_image(image, size):
+    """`image` padded with black to a centred square and resized to `size` x `size` (area
+    averaging when shrinking, bilinear when enlarging), with its (side, pad_x, pad_y)."""
     height, width = image.shape[:2]
     side = max(height, width)
     pad_x, pad_y = (side - width) // 2, (side - height) // 2
@@ -141,8 +148,7 @@ def letterbox(image, size):
         image, pad_y, side - height - pad_y, pad_x, side - width - pad_x, cv2.BORDER_CONSTANT, value=0
     )
     interpolation = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
-    resized = cv2.resize(square, (size, size), interpolation=interpolation)
-    return resized.astype(np.float32) / 127.5 - 1.0, (side, pad_x, pad_y)
+    return cv2.resize(square, (size, size), interpolation=interpolation), (side, pad_x, pad_y)
 
 
 class FaceDetector:

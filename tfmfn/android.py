@@ -21,7 +21,7 @@ Example:
     >>> from tfmfn import android
     >>> folder = tempfile.mkdtemp()
     >>> sorted(android.write_goldens(folder))
-    ['aligned.png', 'goldens.txt', 'metadata.tflite', 'photo.png', 'plain.tflite']
+    ['aligned.png', 'detector_input.png', 'enlarged.png', 'goldens.txt', 'metadata.tflite', 'photo.png', 'plain.tflite', 'small.png']
 """
 
 import os
@@ -46,6 +46,8 @@ CANDIDATE_SCORE = 0.05
 """BlazeFace anchors scoring at least this go into the goldens (a low bar, so that NMS has work)."""
 SAMPLED_ANCHORS = (0, 1, 47, 48, 1000, 2303)
 METADATA_THRESHOLD = 1.234
+ENLARGED_SIZE = 128
+"""A 45x60 crop of the photo is letterboxed up to this size (the detector's enlarging path)."""
 
 
 def install_model(model_path, assets=ASSETS_FOLDER):
@@ -77,7 +79,9 @@ def write_goldens(folder, photo=PHOTO):
     image = cv2.resize(image, (PHOTO_WIDTH, height), interpolation=cv2.INTER_AREA)
     detector = align.FaceDetector()
     detection = detector.detect(image)[0]
-    blazeface = _blazeface_goldens(detector, image)
+    detector_square, blazeface = _blazeface_goldens(detector, image)
+    small = image[40:100, 100:145]
+    enlarged, _ = align.letterbox_image(small, ENLARGED_SIZE)
     matrix = align.alignment_matrix(detection)
     aligned = align.align_face(image, detection)
     normalized = preprocess.normalize(aligned.astype(np.float32)).ravel()
@@ -108,13 +112,15 @@ def write_goldens(folder, photo=PHOTO):
         stream.write("# written by python -m tfmfn.android goldens; one key and its values per line\n")
         for key, values in lines.items():
             stream.write(key + " " + " ".join(_number(value) for value in np.asarray(values).ravel()) + "\n")
-    cv2.imwrite(os.path.join(folder, "photo.png"), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
-    cv2.imwrite(os.path.join(folder, "aligned.png"), cv2.cvtColor(aligned, cv2.COLOR_RGB2BGR))
+    images = {"photo.png": image, "aligned.png": aligned, "detector_input.png": detector_square,
+              "small.png": small, "enlarged.png": enlarged}
+    for name, pixels in images.items():
+        cv2.imwrite(os.path.join(folder, name), cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR))
     plain, with_metadata = metadata_models()
     for name, content in (("plain.tflite", plain), ("metadata.tflite", with_metadata)):
         with open(os.path.join(folder, name), "wb") as stream:
             stream.write(content)
-    return ["goldens.txt", "photo.png", "aligned.png", "plain.tflite", "metadata.tflite"]
+    return ["goldens.txt", *images, "plain.tflite", "metadata.tflite"]
 
 
 def metadata_models():
@@ -133,15 +139,17 @@ def metadata_models():
 
 def _blazeface_goldens(detector, image):
     """The full-range model's candidates on the photo (raw outputs), and what decoding and NMS make of them."""
-    model_input, (side, pad_x, pad_y) = align.letterbox(image, detector.input_size)
+    square, (side, pad_x, pad_y) = align.letterbox_image(image, detector.input_size)
+    model_input, _ = align.letterbox(image, detector.input_size)
     regressors, scores = detector.raw_outputs(model_input)
     boxes, keypoints, probabilities = align.decode(regressors, scores, detector.anchors, detector.input_size)
     keep = np.flatnonzero(probabilities >= CANDIDATE_SCORE)
     faces = align.weighted_nms(boxes[keep], keypoints[keep], probabilities[keep], detector.iou_threshold)
     offset = np.array([pad_x, pad_y], np.float32)
     short_anchors = align.ssd_anchors(*[align.DETECTORS["short"][index] for index in (1, 2, 3)])
-    return {
+    return square, {
         "blazeface": [detector.input_size, side, pad_x, pad_y, CANDIDATE_SCORE, detector.iou_threshold],
+        "detector_input": model_input.ravel()[list(SAMPLED_INDICES)],
         "anchor_counts": [len(detector.anchors), len(short_anchors)],
         "sampled_anchors": SAMPLED_ANCHORS,
         "anchors_full": detector.anchors[list(SAMPLED_ANCHORS)],

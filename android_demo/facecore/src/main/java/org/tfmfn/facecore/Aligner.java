@@ -8,6 +8,27 @@ package org.tfmfn.facecore;
 public final class Aligner {
     private Aligner() {}
 
+    /**
+     * The similarity matrix that maps a detection onto the alignment template: BlazeFace's eyes, nose
+     * tip and mouth centre (its first four keypoints) onto the template's eyes, nose and the mean of its
+     * mouth corners (the five (x, y) points of tfmfn's metadata).
+     */
+    public static double[] matrix(float[] keypoints, double[][] template) {
+        if (keypoints.length < 8 || template.length != 5) {
+            throw new IllegalArgumentException(
+                    "need 4 detected points and a 5-point template, got " + keypoints.length / 2 + " and " + template.length);
+        }
+        double[][] source = new double[4][], target = new double[4][];
+        for (int k = 0; k < 4; k++) {
+            source[k] = new double[] {keypoints[2 * k], keypoints[2 * k + 1]};
+        }
+        for (int k = 0; k < 3; k++) {
+            target[k] = template[k].clone();
+        }
+        target[3] = new double[] {(template[3][0] + template[4][0]) / 2, (template[3][1] + template[4][1]) / 2};
+        return Similarity.estimate(source, target);
+    }
+
     /** The {@code outWidth} x {@code outHeight} ARGB crop of the {@code width} x {@code height} ARGB photo. */
     public static int[] warp(int[] argb, int width, int height, double[] matrix, int outWidth, int outHeight) {
         if (argb.length != width * height) {

@@ -32,6 +32,17 @@ public final class BlazeFace {
         }
     }
 
+    /** The model input of a letterboxed square of ARGB pixels: RGB values scaled to [-1, 1]. */
+    public static float[] input(int[] square) {
+        float[] input = new float[3 * square.length];
+        for (int i = 0; i < square.length; i++) {
+            input[3 * i] = ((square[i] >> 16) & 0xff) / 127.5f - 1f;
+            input[3 * i + 1] = ((square[i] >> 8) & 0xff) / 127.5f - 1f;
+            input[3 * i + 2] = (square[i] & 0xff) / 127.5f - 1f;
+        }
+        return input;
+    }
+
     /** Anchor centres (x, y), in the order of the model's outputs; layers of equal stride share a grid. */
     public static float[][] anchors(int inputSize, int[] strides, boolean interpolated) {
         List<float[]> anchors = new ArrayList<>();

@@ -25,6 +25,16 @@ public final class Embeddings {
         return unit;
     }
 
+    /** The float values of a quantized output tensor: {@code scale * (q - zeroPoint)}. */
+    public static float[] dequantize(byte[] values, float scale, int zeroPoint, boolean signed) {
+        float[] result = new float[values.length];
+        for (int i = 0; i < values.length; i++) {
+            int q = signed ? values[i] : values[i] & 0xff;
+            result[i] = scale * (q - zeroPoint);
+        }
+        return result;
+    }
+
     /** Cosine similarity of two embeddings (any norm). */
     public static double cosine(float[] a, float[] b) {
         if (a.length != b.length) {

@@ -1,5 +1,6 @@
 package org.tfmfn.facecore;
 
+import static org.junit.Assert.assertArrayEquals;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertTrue;
@@ -42,5 +43,13 @@ public class EmbeddingsTest {
     @Test(expected = IllegalArgumentException.class)
     public void refusesEmbeddingsOfDifferentSizes() {
         Embeddings.cosine(new float[] {1, 0}, new float[] {1, 0, 0});
+    }
+
+    @Test
+    public void dequantizeReadsSignedAndUnsignedOutputs() {
+        byte[] values = {-128, -1, 0, 127};
+        assertArrayEquals(new float[] {-64f, -0.5f, 0f, 63.5f}, Embeddings.dequantize(values, 0.5f, 0, true), 0f);
+        assertArrayEquals(new float[] {0f, 63.5f, -64f, -0.5f},
+                Embeddings.dequantize(values, 0.5f, 128, false), 0f);
     }
 }

@@ -4,7 +4,9 @@ import static org.junit.Assert.assertArrayEquals;
 import static org.junit.Assert.assertEquals;
 import static org.junit.Assert.assertTrue;
 
+import java.io.File;
 import java.io.IOException;
+import java.nio.file.Files;
 import java.util.Map;
 import org.junit.BeforeClass;
 import org.junit.Test;
@@ -88,5 +90,58 @@ public class GoldenTest {
         float[] b = Goldens.floats(golden.get("embedding_b"));
         assertEquals(golden.get("cosine")[0], Embeddings.cosine(a, b), 1e-6);
         assertEquals(golden.get("squared_distance")[0], Embeddings.squaredDistance(a, b), 1e-6);
+    }
+
+    @Test
+    public void letterboxOfTheRealPhotoMatchesOpenCvAreaResizeWithinOneLevel() throws IOException {
+        int[] size = new int[2];
+        int[] photo = Goldens.image("photo.png", size);
+        double[] geometry = golden.get("blazeface");
+        Letterbox letterbox = Letterbox.of(size[0], size[1]);
+        assertEquals((int) geometry[1], letterbox.side);
+        assertEquals((int) geometry[2], letterbox.padX);
+        assertEquals((int) geometry[3], letterbox.padY);
+        int[] square = letterbox.resize(photo, size[0], size[1], (int) geometry[0]);
+        assertWithinOneLevel(Goldens.image("detector_input.png", new int[2]), square);
+    }
+
+    @Test
+    public void letterboxEnlargingMatchesOpenCvBilinearWithinOneLevel() throws IOException {
+        int[] size = new int[2];
+        int[] small = Goldens.image("small.png", size);
+        int[] enlargedSize = new int[2];
+        int[] expected = Goldens.image("enlarged.png", enlargedSize);
+        int[] enlarged = Letterbox.of(size[0], size[1]).resize(small, size[0], size[1], enlargedSize[0]);
+        assertWithinOneLevel(expected, enlarged);
+    }
+
+    @Test
+    public void detectorInputValuesEqualTfmfnsExactly() throws IOException {
+        float[] input = BlazeFace.input(Goldens.image("detector_input.png", new int[2]));
+        double[] indices = golden.get("sampled_indices");
+        double[] expected = golden.get("detector_input");
+        for (int i = 0; i < indices.length; i++) {
+            assertEquals("value " + (int) indices[i], expected[i], input[(int) indices[i]], 0.0);
+        }
+    }
+
+    @Test
+    public void matrixFromTheMetadataTemplateEqualsTfmfnsToOneMillionth() throws IOException {
+        ModelMetadata metadata = ModelMetadata.read(
+                Files.readAllBytes(new File(Goldens.FOLDER, "metadata.tflite").toPath()));
+        float[] keypoints = Goldens.floats(golden.get("keypoints"));
+        assertArrayEquals(golden.get("matrix"), Aligner.matrix(keypoints, metadata.alignmentTemplate), 1e-5);
+    }
+
+    private static void assertWithinOneLevel(int[] expected, int[] actual) {
+        assertEquals(expected.length, actual.length);
+        int worst = 0;
+        for (int i = 0; i < actual.length; i++) {
+            for (int shift = 0; shift <= 16; shift += 8) {
+                worst = Math.max(worst, Math.abs(((actual[i] >> shift) & 0xff) - ((expected[i] >> shift) & 0xff)));
+            }
+        }
+        // OpenCV resizes in fixed point / single precision, facecore in double precision.
+        assertTrue("max pixel difference " + worst, worst <= 1);
     }
 }
