@@ -88,6 +88,24 @@ public final class Gallery {
         return samples == null ? 0 : samples.size();
     }
 
+    /** The squared distance from a probe to {@code name}'s closest sample; IllegalArgumentException if not enrolled. */
+    public double distance(String name, float[] probe) {
+        List<float[]> samples = people.get(name);
+        if (samples == null) {
+            throw new IllegalArgumentException(name + " is not enrolled");
+        }
+        double best = Double.POSITIVE_INFINITY;
+        for (float[] sample : samples) {
+            best = Math.min(best, Embeddings.squaredDistance(probe, sample));
+        }
+        return best;
+    }
+
+    /** 1:1 verification against an enrolled person: their closest sample is below {@code threshold}. */
+    public boolean verify(String name, float[] probe, double threshold) {
+        return distance(name, probe) < threshold;
+    }
+
     /** The closest person (best sample) if their squared distance is below {@code threshold}, else null. */
     public Match identify(float[] probe, double threshold) {
         Match best = null;

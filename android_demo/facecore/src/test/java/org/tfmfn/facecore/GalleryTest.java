@@ -2,6 +2,7 @@ package org.tfmfn.facecore;
 
 import static org.junit.Assert.assertArrayEquals;
 import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
 import static org.junit.Assert.assertNull;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
@@ -25,6 +26,22 @@ public class GalleryTest {
         assertEquals("ada", match.name);
         assertEquals(Embeddings.squaredDistance(new float[] {1, 0.25f, 0}, new float[] {1, 0.2f, 0}),
                 match.squaredDistance, 1e-12);
+    }
+
+    @Test
+    public void verifiesAgainstOnePersonsClosestSample() {
+        Gallery gallery = twoPeople();
+        float[] probe = {1, 0.25f, 0};
+        double toAda = gallery.distance("ada", probe);
+        assertEquals(Embeddings.squaredDistance(probe, new float[] {1, 0.2f, 0}), toAda, 1e-12);
+        assertTrue(gallery.verify("ada", probe, toAda + 1e-3));
+        assertFalse(gallery.verify("ada", probe, toAda - 1e-3));
+        assertFalse(gallery.verify("grace", probe, 0.5));
+    }
+
+    @Test(expected = IllegalArgumentException.class)
+    public void verifyingSomeoneNotEnrolledIsRefused() {
+        twoPeople().distance("alan", new float[] {1, 0, 0});
     }
 
     @Test

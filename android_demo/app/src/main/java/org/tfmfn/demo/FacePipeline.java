@@ -1,0 +1,177 @@
+package org.tfmfn.demo;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.tensorflow.lite.DataType;
+import org.tensorflow.lite.Interpreter;
+import org.tensorflow.lite.Tensor;
+import org.tfmfn.facecore.Aligner;
+import org.tfmfn.facecore.BlazeFace;
+import org.tfmfn.facecore.Embeddings;
+import org.tfmfn.facecore.FaceInput;
+import org.tfmfn.facecore.Letterbox;
+import org.tfmfn.facecore.ModelMetadata;
+
+/**
+ * One camera frame to faces and an embedding: BlazeFace on the letterboxed frame, the largest face
+ * aligned to the metadata's template, MobileFaceNet on the crop. LiteRT runs both models on the CPU
+ * with XNNPACK; the embedder's input and output are float, int8 or uint8 as its tensors say. Not
+ * thread-safe: use it from one thread.
+ */
+final class FacePipeline implements AutoCloseable {
+    static final int DETECTOR_SIZE = 192;
+    static final int[] DETECTOR_STRIDES = {4};
+    static final float MIN_FACE_SCORE = 0.5f;
+    static final float NMS_IOU = 0.3f;
+
+    /** What one frame gave. */
+    static final class Result {
+        final List<BlazeFace.Detection> faces;
+        /** The normalised embedding of the largest face, or null when there is no face. */
+        final float[] embedding;
+        final double detectMs, alignMs, embedMs;
+
+        Result(List<BlazeFace.Detection> faces, float[] embedding, double detectMs, double alignMs, double embedMs) {
+            this.faces = faces;
+            this.embedding = embedding;
+            this.detectMs = detectMs;
+            this.alignMs = alignMs;
+            this.embedMs = embedMs;
+        }
+    }
+
+    private final ModelMetadata metadata;
+    private final Interpreter detector, embedder;
+    private final float[][] anchors = BlazeFace.anchors(DETECTOR_SIZE, DETECTOR_STRIDES, false);
+    private final ByteBuffer detectorInput, regressorsOutput, scoresOutput, embedderInput, embedderOutput;
+    private final int regressorsIndex, scoresIndex;
+    private final Tensor embedderInputTensor, embedderOutputTensor;
+    final int threads;
+
+    FacePipeline(ModelAssets models, int threads) {
+        this.metadata = models.metadata;
+        this.threads = threads;
+        detector = new Interpreter(direct(models.detector), options(threads));
+        embedder = new Interpreter(direct(models.embedder), options(threads));
+        int[] shape = embedder.getInputTensor(0).shape();
+        if (shape.length != 4 || shape[1] != metadata.inputHeight || shape[2] != metadata.inputWidth || shape[3] != 3) {
+            close();
+            throw new IllegalArgumentException("the embedder's input is " + Arrays.toString(shape)
+                    + " but its metadata says " + metadata.inputHeight + "x" + metadata.inputWidth
+                    + "; convert the model again with python -m tfmfn.convert");
+        }
+        regressorsIndex = detector.getOutputTensor(0).shape()[2] == 16 ? 0 : 1;
+        scoresIndex = 1 - regressorsIndex;
+        detectorInput = allocate(detector.getInputTensor(0).numBytes());
+        regressorsOutput = allocate(detector.getOutputTensor(regressorsIndex).numBytes());
+        scoresOutput = allocate(detector.getOutputTensor(scoresIndex).numBytes());
+        embedderInputTensor = embedder.getInputTensor(0);
+        embedderOutputTensor = embedder.getOutputTensor(0);
+        embedderInput = allocate(embedderInputTensor.numBytes());
+        embedderOutput = allocate(embedderOutputTensor.numBytes());
+    }
+
+    private static Interpreter.Options options(int threads) {
+        return new Interpreter.Options().setNumThreads(threads).setUseXNNPACK(true);
+    }
+
+    private static ByteBuffer direct(byte[] model) {
+        ByteBuffer buffer = allocate(model.length);
+        buffer.put(model);
+        buffer.rewind();
+        return buffer;
+    }
+
+    private static ByteBuffer allocate(int bytes) {
+        return ByteBuffer.allocateDirect(bytes).order(ByteOrder.nativeOrder());
+    }
+
+    /** Faces in an upright ARGB frame, largest first, and the embedding of the largest. */
+    Result process(int[] argb, int width, int height) {
+        long start = System.nanoTime();
+        List<BlazeFace.Detection> faces = detect(argb, width, height);
+        long detected = System.nanoTime();
+        if (faces.isEmpty()) {
+            return new Result(faces, null, millis(start, detected), 0, 0);
+        }
+        double[] matrix = Aligner.matrix(faces.get(0).keypoints, metadata.alignmentTemplate);
+        int[] crop = Aligner.warp(argb, width, height, matrix, metadata.inputWidth, metadata.inputHeight);
+        long aligned = System.nanoTime();
+        float[] embedding = embed(crop);
+        long embedded = System.nanoTime();
+        return new Result(faces, embedding, millis(start, detected), millis(detected, aligned), millis(aligned, embedded));
+    }
+
+    private List<BlazeFace.Detection> detect(int[] argb, int width, int height) {
+        Letterbox letterbox = Letterbox.of(width, height);
+        detectorInput.rewind();
+        detectorInput.asFloatBuffer().put(BlazeFace.input(letterbox.resize(argb, width, height, DETECTOR_SIZE)));
+        regressorsOutput.rewind();
+        scoresOutput.rewind();
+        Map<Integer, Object> outputs = new HashMap<>();
+        outputs.put(regressorsIndex, regressorsOutput);
+        outputs.put(scoresIndex, scoresOutput);
+        detector.runForMultipleInputsOutputs(new Object[] {detectorInput}, outputs);
+        List<BlazeFace.Detection> faces = new ArrayList<>();
+        for (BlazeFace.Detection face : BlazeFace.decode(floats(regressorsOutput), floats(scoresOutput), anchors,
+                DETECTOR_SIZE, MIN_FACE_SCORE, NMS_IOU)) {
+            faces.add(BlazeFace.toImage(face, letterbox.side, letterbox.padX, letterbox.padY));
+        }
+        faces.sort((a, b) -> Float.compare(area(b), area(a)));
+        return faces;
+    }
+
+    private float[] embed(int[] crop) {
+        embedderInput.rewind();
+        DataType inputType = embedderInputTensor.dataType();
+        if (inputType == DataType.FLOAT32) {
+            embedderInput.asFloatBuffer().put(FaceInput.normalize(crop));
+        } else {
+            embedderInput.put(FaceInput.quantize(crop, embedderInputTensor.quantizationParams().getScale(),
+                    embedderInputTensor.quantizationParams().getZeroPoint(), inputType == DataType.INT8));
+        }
+        embedderInput.rewind();
+        embedderOutput.rewind();
+        embedder.run(embedderInput, embedderOutput);
+        embedderOutput.rewind();
+        float[] raw;
+        DataType outputType = embedderOutputTensor.dataType();
+        if (outputType == DataType.FLOAT32) {
+            raw = floats(embedderOutput);
+        } else {
+            byte[] values = new byte[embedderOutput.remaining()];
+            embedderOutput.get(values);
+            raw = Embeddings.dequantize(values, embedderOutputTensor.quantizationParams().getScale(),
+                    embedderOutputTensor.quantizationParams().getZeroPoint(), outputType == DataType.INT8);
+        }
+        return Embeddings.normalize(raw);
+    }
+
+    private static float[] floats(ByteBuffer buffer) {
+        buffer.rewind();
+        FloatBuffer values = buffer.asFloatBuffer();
+        float[] result = new float[values.remaining()];
+        values.get(result);
+        return result;
+    }
+
+    private static float area(BlazeFace.Detection face) {
+        return (face.box[2] - face.box[0]) * (face.box[3] - face.box[1]);
+    }
+
+    private static double millis(long from, long to) {
+        return (to - from) / 1e6;
+    }
+
+    @Override
+    public void close() {
+        detector.close();
+        embedder.close();
+    }
+}

@@ -1,0 +1,73 @@
+package org.tfmfn.demo;
+
+import android.content.Context;
+import android.graphics.Canvas;
+import android.graphics.Color;
+import android.graphics.Paint;
+import android.util.AttributeSet;
+import android.view.View;
+import java.util.Collections;
+import java.util.List;
+import org.tfmfn.facecore.BlazeFace;
+
+/**
+ * Draws the detected faces over the camera preview: boxes, keypoints and a label for the largest face.
+ * Frame coordinates are mapped the way PreviewView's default FILL_CENTER scales the preview (and
+ * mirrored for the front camera).
+ */
+public final class OverlayView extends View {
+    private final Paint box = new Paint(), point = new Paint(), text = new Paint();
+    private List<BlazeFace.Detection> faces = Collections.emptyList();
+    private int frameWidth = 1, frameHeight = 1;
+    private boolean mirrored;
+    private String label = "";
+    private int labelColor = Color.WHITE;
+
+    public OverlayView(Context context, AttributeSet attributes) {
+        super(context, attributes);
+        box.setStyle(Paint.Style.STROKE);
+        box.setStrokeWidth(4 * getResources().getDisplayMetrics().density);
+        point.setColor(Color.YELLOW);
+        text.setTextSize(20 * getResources().getDisplayMetrics().scaledDensity);
+        text.setShadowLayer(4, 0, 0, Color.BLACK);
+    }
+
+    /** Shows {@code faces} (largest first) of a frame of the given size; {@code label} goes on the first. */
+    void show(List<BlazeFace.Detection> faces, int frameWidth, int frameHeight, boolean mirrored, String label,
+              int labelColor) {
+        this.faces = faces;
+        this.frameWidth = frameWidth;
+        this.frameHeight = frameHeight;
+        this.mirrored = mirrored;
+        this.label = label;
+        this.labelColor = labelColor;
+        invalidate();
+    }
+
+    @Override
+    protected void onDraw(Canvas canvas) {
+        float scale = Math.max(getWidth() / (float) frameWidth, getHeight() / (float) frameHeight);
+        float offsetX = (getWidth() - frameWidth * scale) / 2, offsetY = (getHeight() - frameHeight * scale) / 2;
+        float radius = 3 * getResources().getDisplayMetrics().density;
+        for (int i = 0; i < faces.size(); i++) {
+            BlazeFace.Detection face = faces.get(i);
+            float left = x(face.box[0], scale, offsetX), right = x(face.box[2], scale, offsetX);
+            float top = face.box[1] * scale + offsetY, bottom = face.box[3] * scale + offsetY;
+            box.setColor(i == 0 ? labelColor : Color.LTGRAY);
+            canvas.drawRect(Math.min(left, right), top, Math.max(left, right), bottom, box);
+            for (int k = 0; k < 6; k++) {
+                canvas.drawCircle(x(face.keypoints[2 * k], scale, offsetX),
+                        face.keypoints[2 * k + 1] * scale + offsetY, radius, point);
+            }
+            if (i == 0 && !label.isEmpty()) {
+                text.setColor(labelColor);
+                canvas.drawText(label, Math.min(left, right), top - text.getTextSize() / 3, text);
+            }
+        }
+    }
+
+    private float x(float frameX, float scale, float offsetX) {
+        float viewX = frameX * scale + offsetX;
+        return mirrored ? getWidth() - viewX : viewX;
+    }
+}
