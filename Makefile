@@ -8,15 +8,18 @@ STAMP := $(VENV)/.installed
 JUNIT_CP := /usr/share/java/junit4.jar:/usr/share/java/hamcrest-core.jar
 FACECORE := android_demo/facecore
 
-.PHONY: demo test facecore-test java-tools clean
+.PHONY: demo test notebooks facecore-test java-tools clean
 
 demo: $(STAMP)
-	test -f runs/synth/val.bin || $(PY) -m tfmfn.data synth --out runs/synth
-	$(PY) -m tfmfn.train --config synthetic
+	$(PY) -m tfmfn.demo
 
 test: $(STAMP) java-tools
-	$(PY) -m pytest -n 2 --doctest-modules tfmfn tests
+	$(PY) -m pytest -n 2 --dist loadgroup --doctest-modules tfmfn tests
 	$(MAKE) --no-print-directory facecore-test
+
+# The .ipynb notebooks are made from their jupytext .py sources (edit the .py; the tests check they agree).
+notebooks: $(STAMP)
+	$(VENV)/bin/jupytext --to ipynb notebooks/*.py
 
 # The Android app's pure-Java module, tested on the JVM with Debian's JUnit 4 (Java 8 language level).
 facecore-test: java-tools

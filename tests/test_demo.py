@@ -1,0 +1,93 @@
+"""The end-to-end demo on a tiny synthetic set: every stage runs, the report holds the measured
+figures, a second run reuses the finished stages, and other settings are refused."""
+
+import dataclasses
+import filecmp
+import json
+import os
+
+import pytest
+
+from tfmfn import android, demo
+
+pytestmark = pytest.mark.xdist_group("demo")  # one worker runs the demo once for every test here
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("demo")
+    settings = demo.Settings(out=str(folder / "demo"), data=str(folder / "synth"), identities=10,
+                             images_per_identity=4, pairs=40, train_steps=2, qat_steps=2, benchmark_runs=5,
+                             threads=(1, 2), assets=str(folder / "assets"))
+    messages = []
+    report = demo.run(settings, say=lambda message="", **kwargs: messages.append(str(message)))
+    return settings, report, messages
+
+
+def test_every_stage_ran_and_the_report_has_the_figures(finished):
+    settings, report, messages = finished
+    assert [line.split(":")[0] for line in messages if line.startswith("[") and "done in" in line] == [
+        f"[{number}/{len(demo.STAGES)}] {name}" for number, name in enumerate(demo.STAGES, start=1)]
+    models = report["models"]
+    assert set(models) == {"keras", "float32", "int8"}
+    assert models["int8"]["bytes"] < 0.5 * models["float32"]["bytes"]
+    assert models["int8"]["bytes"] == os.path.getsize(settings.tflite("int8"))
+    assert models["float32"]["parity"]["cosine_min"] > 0.9999
+    assert 0.5 < models["int8"]["parity"]["cosine_mean"] <= 1.0
+    assert all(0.0 <= model["accuracy"] <= 1.0 for model in models.values())
+    assert abs(models["float32"]["accuracy"] - models["keras"]["accuracy"]) <= 0.025
+    assert models["int8"]["fully_delegated"] and models["float32"]["fully_delegated"]
+    assert set(models["int8"]["median_ms"]) == {"1", "2"}
+    assert report["int8_over_float32_latency"]["1"] == pytest.approx(
+        models["int8"]["median_ms"]["1"] / models["float32"]["median_ms"]["1"])
+    assert report["data"]["identities"] == 10
+
+
+def test_report_md_shows_what_report_json_holds(finished):
+    settings, report, _ = finished
+    with open(settings.path("report.md")) as stream:
+        markdown = stream.read()
+    assert "synthetic data" in markdown
+    int8 = report["models"]["int8"]
+    assert f"{int8['bytes'] / 1e6:.2f} MB" in markdown
+    assert f"{100 * int8['accuracy']:.2f} ± {100 * int8['accuracy_std']:.2f}" in markdown
+    assert f"{int8['parity']['cosine_mean']:.4f} / {int8['parity']['cosine_min']:.4f}" in markdown
+    assert f"{int8['median_ms']['1']:.2f} / {int8['median_ms']['2']:.2f}" in markdown
+    for image in ("curves_float.png", "curves_qat.png", "roc.png", "latency.png", "samples.png"):
+        assert f"]({image})" in markdown
+        assert os.path.getsize(settings.path(image)) > 10_000, image
+
+
+def test_the_int8_model_is_installed_in_the_app_assets(finished):
+    settings, _, _ = finished
+    assert filecmp.cmp(settings.tflite("int8"), os.path.join(settings.assets, android.EMBEDDER_ASSET), shallow=False)
+    assert os.path.exists(os.path.join(settings.assets, android.DETECTOR_ASSET))
+
+
+def test_a_second_run_reuses_every_finished_stage(finished):
+    settings, report, _ = finished
+    messages = []
+    again = demo.run(settings, say=lambda message="", **kwargs: messages.append(str(message)))
+    assert sum("reused from an earlier run" in line for line in messages) == len(demo.STAGES)
+    assert again == report
+
+
+def test_other_settings_are_refused_without_touching_the_run(finished):
+    settings, _, _ = finished
+    with open(settings.path(demo.STATE_FILE)) as stream:
+        state = stream.read()
+    with pytest.raises(demo.SettingsChanged, match="train_steps differ.*--fresh"):
+        demo.run(dataclasses.replace(settings, train_steps=3), say=lambda *args, **kwargs: None)
+    with open(settings.path(demo.STATE_FILE)) as stream:
+        assert stream.read() == state
+    assert json.loads(state)["settings"]["train_steps"] == 2
+
+
+def test_asking_no_longer_to_install_redoes_only_the_app_and_report_stages(finished):
+    settings, report, _ = finished
+    messages = []
+    again = demo.run(dataclasses.replace(settings, install_app=False),
+                     say=lambda message="", **kwargs: messages.append(str(message)))
+    redone = [line.split("] ")[1].split(":")[0] for line in messages if "done in" in line]
+    assert redone == ["app", "report"]
+    assert again["app_assets"] is None and again["models"] == report["models"]
