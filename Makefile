@@ -1,10 +1,11 @@
 # `make demo` runs the main job, `make test` the tests (Python, then the app's Java module);
-# both create .venv when needed, and `make test` installs a JDK and JUnit 4 when missing.
+# both create .venv when needed, and `make test` installs a JDK, JUnit 4 and aapt (Debian) when missing.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
+DEBIAN_PACKAGES := default-jdk-headless junit4 aapt android-framework-res
 JUNIT_CP := /usr/share/java/junit4.jar:/usr/share/java/hamcrest-core.jar
 FACECORE := android_demo/facecore
 
@@ -29,11 +30,12 @@ facecore-test: java-tools
 		$$(cd $(FACECORE)/src/test/java && find . -name '*Test.java' | sort | sed 's|^\./||; s|\.java$$||; s|/|.|g')
 
 java-tools:
-	@if ! command -v javac >/dev/null || [ ! -f /usr/share/java/junit4.jar ]; then \
-		echo "installing a JDK and JUnit 4 (Debian packages default-jdk-headless, junit4)"; \
+	@if ! command -v javac >/dev/null || [ ! -f /usr/share/java/junit4.jar ] || ! command -v aapt >/dev/null \
+		|| [ ! -f /usr/share/android-framework-res/framework-res.apk ]; then \
+		echo "installing a JDK, JUnit 4 and aapt (Debian packages default-jdk-headless, junit4, aapt, android-framework-res)"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get install -y --no-install-recommends default-jdk-headless junit4 >/dev/null \
-		|| { $$SUDO apt-get update >/dev/null && $$SUDO apt-get install -y --no-install-recommends default-jdk-headless junit4 >/dev/null; }; \
+		$$SUDO apt-get install -y --no-install-recommends $(DEBIAN_PACKAGES) >/dev/null \
+		|| { $$SUDO apt-get update >/dev/null && $$SUDO apt-get install -y --no-install-recommends $(DEBIAN_PACKAGES) >/dev/null; }; \
 	fi
 
 $(STAMP): requirements.txt pyproject.toml

@@ -3,6 +3,8 @@ what it depends on, what it imports, and that its code, resources and tfmfn agre
 
 import os
 import re
+import shutil
+import subprocess
 import xml.etree.ElementTree as ElementTree
 
 import pytest
@@ -13,6 +15,7 @@ DEMO = "android_demo"
 APP = os.path.join(DEMO, "app")
 APP_JAVA = os.path.join(APP, "src", "main", "java", "org", "tfmfn", "demo")
 RESOURCES = os.path.join(APP, "src", "main", "res")
+FRAMEWORK_RESOURCES = "/usr/share/android-framework-res/framework-res.apk"
 ALLOWED_IMPORTS = (
     "java.",
     "android.",            # the Android SDK
@@ -83,6 +86,38 @@ def test_every_resource_the_code_names_exists():
     assert used
     missing = [f"{kind}/{name}" for kind, name in used if name not in defined[kind]]
     assert not missing
+
+
+def compile_resources(folder, resources=RESOURCES):
+    """Debian's aapt compiles the manifest and resources against the Android framework's; returns (result, R.java)."""
+    manifest = read(APP, "src", "main", "AndroidManifest.xml")
+    with_package = manifest.replace("<manifest ", '<manifest package="org.tfmfn.demo" ', 1)  # AGP adds it from namespace
+    (folder / "AndroidManifest.xml").write_text(with_package)
+    (folder / "gen").mkdir()
+    result = subprocess.run(["aapt", "package", "-f", "-m", "-J", str(folder / "gen"), "-M", str(folder / "AndroidManifest.xml"),
+                             "-S", resources, "-I", FRAMEWORK_RESOURCES, "-F", str(folder / "app.ap_")],
+                            capture_output=True, text=True)
+    r_java = folder / "gen" / "org" / "tfmfn" / "demo" / "R.java"
+    return result, r_java.read_text() if r_java.exists() else ""
+
+
+@pytest.mark.skipif(shutil.which("aapt") is None or not os.path.exists(FRAMEWORK_RESOURCES),
+                    reason="needs Debian's aapt and android-framework-res (make test installs them)")
+def test_resources_compile_against_the_android_framework_with_every_name_the_code_uses(tmp_path):
+    result, r_java = compile_resources(tmp_path)
+    assert result.returncode == 0, result.stderr
+    code = "\n".join(java_sources(APP_JAVA).values())
+    used = set(re.findall(r"(?<!android\.)\bR\.(layout|string|id)\.(\w+)", code))
+    assert used
+    for kind, name in used:
+        block = re.search(rf"public static final class {kind} \{{(.*?)\}}", r_java, re.S).group(1)
+        assert f" {name}=" in block, f"R.{kind}.{name}"
+    broken = tmp_path / "broken"
+    shutil.copytree(RESOURCES, broken / "res")
+    layout = broken / "res" / "layout" / "activity_main.xml"
+    layout.write_text(layout.read_text().replace("android:layout_weight", "android:layout_wieght", 1))
+    failed, _ = compile_resources(broken, str(broken / "res"))
+    assert failed.returncode != 0 and "layout_wieght" in failed.stderr
 
 
 @pytest.mark.parametrize("constant, expected", [

@@ -291,7 +291,7 @@ _STAGE_FUNCTIONS = {"data": _data, "train": _train, "qat": _qat, "export": _expo
 
 def build_report(settings, stages):
     """The figures of a finished run, from what its stages recorded."""
-    set_name = next(iter(stages["evaluate"]["results"].values()))["num_pairs"]
+    num_pairs = next(iter(stages["evaluate"]["results"].values()))["num_pairs"]
     exports = stages["export"]["reports"]
     latency = {}
     for row in stages["benchmark"]["results"]:
@@ -316,7 +316,7 @@ def build_report(settings, stages):
         "format": "tfmfn-demo-report/1",
         "settings": settings.recorded(),
         "data": stages["data"]["summary"],
-        "pairs": set_name,
+        "pairs": num_pairs,
         "models": models,
         "int8_over_float32_latency": ratios,
         "int8_minus_float_accuracy": models["int8"]["accuracy"] - models["keras"]["accuracy"],
