@@ -153,6 +153,7 @@ public final class MainActivity extends Activity implements LifecycleOwner {
         analysis.execute(() -> {
             if (pipeline != null) {
                 pipeline.close();
+                pipeline = null;
             }
         });
         analysis.shutdown();
