@@ -175,8 +175,9 @@ public final class MainActivity extends Activity implements LifecycleOwner {
                 int threads = THREAD_CHOICES[position];
                 analysis.execute(() -> {
                     if (models != null && pipeline != null && pipeline.threads != threads) {
+                        FacePipeline next = new FacePipeline(models, threads);
                         pipeline.close();
-                        pipeline = new FacePipeline(models, threads);
+                        pipeline = next;
                     }
                 });
             }
