@@ -176,3 +176,17 @@ def test_cli_table_and_errors():
         [sys.executable, "-m", "tfmfn.models", "--models", "resnet"], capture_output=True, text=True
     )
     assert bad.returncode != 0 and "unknown model resnet" in bad.stderr
+
+
+def test_cli_latency_measures_each_float32_tflite_here():
+    result = subprocess.run(
+        [sys.executable, "-m", "tfmfn.models", "--json", "--latency", "--runs", "10",
+         "--models", "mobilefacenet,mobilenet_v1"],
+        capture_output=True, text=True, check=True,
+    )
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    fast, slow = rows["mobilefacenet"]["latency_ms"]["1"], rows["mobilenet_v1"]["latency_ms"]["1"]
+    assert 0 < fast < slow  # 221M against 568M multiply-accumulates
+    bad = subprocess.run([sys.executable, "-m", "tfmfn.models", "--latency", "--threads", "one"],
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "--threads takes counts" in bad.stderr
