@@ -91,3 +91,15 @@ def test_asking_no_longer_to_install_redoes_only_the_app_and_report_stages(finis
     redone = [line.split("] ")[1].split(":")[0] for line in messages if "done in" in line]
     assert redone == ["app", "report"]
     assert again["app_assets"] is None and again["models"] == report["models"]
+
+
+def test_folders_holding_something_else_are_refused_and_left_alone(tmp_path):
+    precious = tmp_path / "my_faces"
+    precious.mkdir()
+    (precious / "ada.jpg").write_bytes(b"not the demo's")
+    for settings in (demo.Settings(out=str(precious), data=str(tmp_path / "synth")),
+                     demo.Settings(out=str(tmp_path / "demo"), data=str(precious))):
+        with pytest.raises(demo.SettingsChanged, match="is not empty and holds no"):
+            demo.run(settings, fresh=True, say=lambda *args, **kwargs: None)
+    assert (precious / "ada.jpg").read_bytes() == b"not the demo's"
+    assert not (tmp_path / "demo").exists() and not (tmp_path / "synth").exists()

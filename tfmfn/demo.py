@@ -89,6 +89,7 @@ class SettingsChanged(ValueError):
 
 def run(settings, fresh=False, say=print):
     """Runs every stage that is not finished yet; returns the report dict (also written as report.json)."""
+    _check_folders(settings)
     if fresh:
         for folder in (settings.out, settings.data):
             if os.path.isdir(folder):
@@ -114,6 +115,16 @@ def run(settings, fresh=False, say=print):
     say(f"demo finished in {time.perf_counter() - started:.0f} s; report: {settings.path('report.md')}")
     with open(settings.path("report.json")) as stream:
         return json.load(stream)
+
+
+def _check_folders(settings):
+    """Refuses an --out or --data that holds something else than the demo's own files (they may be removed)."""
+    owners = ((settings.out, STATE_FILE, "demo run"), (settings.data, "synth.json", "synthetic data set"))
+    for folder, marker, what in owners:
+        if os.path.isdir(folder) and os.listdir(folder) and not os.path.exists(os.path.join(folder, marker)):
+            raise SettingsChanged(f"{folder} is not empty and holds no {what} ({marker} missing); "
+                                  "the demo writes into it and --fresh removes it: give an empty or new folder "
+                                  "(or remove it yourself if an interrupted demo left it)")
 
 
 def _finished(name, record, settings):
