@@ -438,7 +438,7 @@ def _sample_grid(settings, path, columns=8):
             if faces:
                 real.append((name, align.align_face(image, faces[0])))
     source = pipeline.open_source(os.path.join(settings.data, "train"))
-    synthetic = pipeline.sample_faces(os.path.join(settings.data, "train"), 2 * columns, (112, 112), seed=1)
+    synthetic = pipeline.sample_faces(source, 2 * columns, (112, 112), seed=1)
     figure, axes = plt.subplots(3, columns, figsize=(1.4 * columns, 4.6))
     for axis in axes.ravel():
         axis.axis("off")
@@ -483,7 +483,6 @@ def _define_flags():
     flags.DEFINE_list("threads", [str(count) for count in defaults.threads], "Thread counts to benchmark.")
     flags.DEFINE_integer("benchmark_runs", defaults.benchmark_runs, "Timed runs per model and thread count.")
     flags.DEFINE_boolean("install_app", True, "Copy the int8 model and BlazeFace into the Android app's assets.")
-    return flags.FLAGS
 
 
 def main(argv):

@@ -37,24 +37,23 @@ public final class Letterbox {
             throw new IllegalArgumentException(argb.length + " pixels of " + photoWidth + "x" + photoHeight
                     + " for a letterbox of " + width + "x" + height);
         }
-        double[][] columns = size < side ? areaWeights(side, size) : bilinearWeights(side, size);
-        int[][] columnSources = sources(side, size, columns);
+        Taps taps = size < side ? Taps.area(side, size) : Taps.bilinear(side, size);
         int[] out = new int[size * size];
         double[] channels = new double[3];
         for (int y = 0; y < size; y++) {
             for (int x = 0; x < size; x++) {
                 channels[0] = channels[1] = channels[2] = 0;
-                for (int j = 0; j < columnSources[y].length; j++) {
-                    int py = columnSources[y][j] - padY;
+                for (int j = 0; j < taps.sources[y].length; j++) {
+                    int py = taps.sources[y][j] - padY;
                     if (py < 0 || py >= height) {
                         continue;
                     }
-                    for (int i = 0; i < columnSources[x].length; i++) {
-                        int px = columnSources[x][i] - padX;
+                    for (int i = 0; i < taps.sources[x].length; i++) {
+                        int px = taps.sources[x][i] - padX;
                         if (px < 0 || px >= width) {
                             continue;
                         }
-                        double weight = columns[y][j] * columns[x][i];
+                        double weight = taps.weights[y][j] * taps.weights[x][i];
                         int pixel = argb[py * width + px];
                         channels[0] += weight * ((pixel >> 16) & 0xff);
                         channels[1] += weight * ((pixel >> 8) & 0xff);
@@ -72,54 +71,53 @@ public final class Letterbox {
         return (int) Math.max(0, Math.min(255, Math.round(value)));
     }
 
-    /** Per output position, the share of each source pixel that its interval [d s, (d + 1) s) covers. */
-    private static double[][] areaWeights(int source, int size) {
-        double scale = source / (double) size;
-        double[][] weights = new double[size][];
-        for (int d = 0; d < size; d++) {
-            double start = d * scale, end = Math.min(source, (d + 1) * scale);
-            int first = (int) Math.floor(start), last = Math.min(source - 1, (int) Math.ceil(end) - 1);
-            weights[d] = new double[last - first + 1];
-            for (int i = first; i <= last; i++) {
-                weights[d][i - first] = (Math.min(i + 1, end) - Math.max(i, start)) / scale;
-            }
-        }
-        return weights;
-    }
+    /** Per output position along one axis (the square is resized alike in both): source pixels and weights. */
+    private static final class Taps {
+        final int[][] sources;
+        final double[][] weights;
 
-    /** Per output position, the two source pixels around its centre's preimage (clamped at the edges). */
-    private static double[][] bilinearWeights(int source, int size) {
-        double scale = source / (double) size;
-        double[][] weights = new double[size][];
-        for (int d = 0; d < size; d++) {
-            double position = (d + 0.5) * scale - 0.5;
-            int first = (int) Math.floor(position);
-            double fraction = position - first;
-            if (first < 0) {
-                first = 0;
-                fraction = 0;
-            }
-            if (first >= source - 1) {
-                fraction = 0;
-            }
-            weights[d] = new double[] {1 - fraction, fraction};
+        private Taps(int size) {
+            sources = new int[size][];
+            weights = new double[size][];
         }
-        return weights;
-    }
 
-    /** The source index of each weight: consecutive pixels from the interval's (or the preimage's) first. */
-    private static int[][] sources(int source, int size, double[][] weights) {
-        double scale = source / (double) size;
-        boolean shrinking = size < source;
-        int[][] indices = new int[size][];
-        for (int d = 0; d < size; d++) {
-            int first = shrinking ? (int) Math.floor(d * scale)
-                    : Math.max(0, Math.min(source - 1, (int) Math.floor((d + 0.5) * scale - 0.5)));
-            indices[d] = new int[weights[d].length];
-            for (int k = 0; k < indices[d].length; k++) {
-                indices[d][k] = Math.min(source - 1, first + k);
+        /** Area averaging: each source pixel weighted by the share of [d s, (d + 1) s) it covers. */
+        static Taps area(int source, int size) {
+            double scale = source / (double) size;
+            Taps taps = new Taps(size);
+            for (int d = 0; d < size; d++) {
+                double start = d * scale, end = Math.min(source, (d + 1) * scale);
+                int first = (int) Math.floor(start), last = Math.min(source - 1, (int) Math.ceil(end) - 1);
+                taps.sources[d] = new int[last - first + 1];
+                taps.weights[d] = new double[last - first + 1];
+                for (int i = first; i <= last; i++) {
+                    taps.sources[d][i - first] = i;
+                    taps.weights[d][i - first] = (Math.min(i + 1, end) - Math.max(i, start)) / scale;
+                }
             }
+            return taps;
         }
-        return indices;
+
+        /** Bilinear: the two source pixels around the output centre's preimage, clamped at the edges. */
+        static Taps bilinear(int source, int size) {
+            double scale = source / (double) size;
+            Taps taps = new Taps(size);
+            for (int d = 0; d < size; d++) {
+                double position = (d + 0.5) * scale - 0.5;
+                int first = (int) Math.floor(position);
+                double fraction = position - first;
+                if (first < 0) {
+                    first = 0;
+                    fraction = 0;
+                }
+                if (first >= source - 1) {
+                    first = source - 1;
+                    fraction = 0;
+                }
+                taps.sources[d] = new int[] {first, Math.min(source - 1, first + 1)};
+                taps.weights[d] = new double[] {1 - fraction, fraction};
+            }
+            return taps;
+        }
     }
 }
