@@ -41,29 +41,16 @@ public class GoldenTest {
         int[] alignedSize = new int[2];
         int[] expected = Goldens.image("aligned.png", alignedSize);
         assertEquals(112 * 112, expected.length);
-        int worst = 0;
-        long total = 0;
-        for (int i = 0; i < crop.length; i++) {
-            for (int shift = 0; shift <= 16; shift += 8) {
-                int difference = Math.abs(((crop[i] >> shift) & 0xff) - ((expected[i] >> shift) & 0xff));
-                worst = Math.max(worst, difference);
-                total += difference;
-            }
-        }
+        double[] difference = pixelDifference(expected, crop);
         // OpenCV interpolates with 5-bit fixed-point weights, facecore in double precision.
-        assertTrue("max pixel difference " + worst, worst <= 2);
-        assertTrue("mean pixel difference " + total / (3.0 * crop.length), total / (3.0 * crop.length) < 0.5);
+        assertTrue("max pixel difference " + difference[0], difference[0] <= 2);
+        assertTrue("mean pixel difference " + difference[1], difference[1] < 0.5);
     }
 
     @Test
     public void normalizedInputEqualsTfmfnsExactly() throws IOException {
         int[] size = new int[2];
-        float[] input = FaceInput.normalize(Goldens.image("aligned.png", size));
-        double[] indices = golden.get("sampled_indices");
-        double[] expected = golden.get("normalized");
-        for (int i = 0; i < indices.length; i++) {
-            assertEquals("value " + (int) indices[i], expected[i], input[(int) indices[i]], 0.0);
-        }
+        assertSampledValuesEqual("normalized", FaceInput.normalize(Goldens.image("aligned.png", size)));
     }
 
     @Test
@@ -117,12 +104,7 @@ public class GoldenTest {
 
     @Test
     public void detectorInputValuesEqualTfmfnsExactly() throws IOException {
-        float[] input = BlazeFace.input(Goldens.image("detector_input.png", new int[2]));
-        double[] indices = golden.get("sampled_indices");
-        double[] expected = golden.get("detector_input");
-        for (int i = 0; i < indices.length; i++) {
-            assertEquals("value " + (int) indices[i], expected[i], input[(int) indices[i]], 0.0);
-        }
+        assertSampledValuesEqual("detector_input", BlazeFace.input(Goldens.image("detector_input.png", new int[2])));
     }
 
     @Test
@@ -134,14 +116,32 @@ public class GoldenTest {
     }
 
     private static void assertWithinOneLevel(int[] expected, int[] actual) {
-        assertEquals(expected.length, actual.length);
-        int worst = 0;
-        for (int i = 0; i < actual.length; i++) {
-            for (int shift = 0; shift <= 16; shift += 8) {
-                worst = Math.max(worst, Math.abs(((actual[i] >> shift) & 0xff) - ((expected[i] >> shift) & 0xff)));
-            }
-        }
+        double worst = pixelDifference(expected, actual)[0];
         // OpenCV resizes in fixed point / single precision, facecore in double precision.
         assertTrue("max pixel difference " + worst, worst <= 1);
+    }
+
+    /** The largest and the mean absolute difference of two ARGB images' R, G and B levels. */
+    private static double[] pixelDifference(int[] expected, int[] actual) {
+        assertEquals(expected.length, actual.length);
+        int worst = 0;
+        long total = 0;
+        for (int i = 0; i < actual.length; i++) {
+            for (int shift = 0; shift <= 16; shift += 8) {
+                int difference = Math.abs(((actual[i] >> shift) & 0xff) - ((expected[i] >> shift) & 0xff));
+                worst = Math.max(worst, difference);
+                total += difference;
+            }
+        }
+        return new double[] {worst, total / (3.0 * actual.length)};
+    }
+
+    /** The values at the goldens' sampled indices equal the golden {@code key} exactly. */
+    private static void assertSampledValuesEqual(String key, float[] values) {
+        double[] indices = golden.get("sampled_indices");
+        double[] expected = golden.get(key);
+        for (int i = 0; i < indices.length; i++) {
+            assertEquals(key + " value " + (int) indices[i], expected[i], values[(int) indices[i]], 0.0);
+        }
     }
 }
