@@ -71,11 +71,11 @@ print("TensorFlow", tf.__version__, "| GPUs:", tf.config.list_physical_devices("
 if SMOKE:
     import tempfile
 
-    from tfmfn.data import synth
+    from tfmfn import demo
 
     workspace = tempfile.mkdtemp(prefix="tfmfn_notebook_")
-    synth.generate(f"{workspace}/synth", identities=8, images_per_identity=5, pairs=40, progress=False)
-    DATA, EVAL_BINS, MODEL_DIR = f"{workspace}/synth/train", [f"{workspace}/synth/val.bin"], f"{workspace}/run"
+    DATA, val_bin = demo.tiny_data(f"{workspace}/synth")
+    EVAL_BINS, MODEL_DIR = [val_bin], f"{workspace}/run"
 else:
     import shutil
     import urllib.request
@@ -102,9 +102,7 @@ print("training data:", DATA, "| verification sets:", EVAL_BINS)
 
 # %%
 if SMOKE:
-    config = configs.make_config("synthetic", model=MODEL, data=DATA, eval_bins=tuple(EVAL_BINS),
-                                 model_dir=MODEL_DIR, steps=2, lr_boundaries=(), batch_size=8,
-                                 log_every=1, eval_every=2, checkpoint_every=2)
+    config = demo.tiny_config(DATA, EVAL_BINS, MODEL_DIR, model=MODEL)
 else:
     config = configs.make_config(PRESET, model=MODEL, data=DATA, eval_bins=tuple(EVAL_BINS), model_dir=MODEL_DIR,
                                  mixed_precision=bool(tf.config.list_physical_devices("GPU")))

@@ -58,16 +58,11 @@ from tfmfn import convert
 if SMOKE:
     import tempfile
 
-    from tfmfn import config as configs
-    from tfmfn import train
-    from tfmfn.data import synth
+    from tfmfn import demo
 
     workspace = tempfile.mkdtemp(prefix="tfmfn_notebook_")
-    synth.generate(f"{workspace}/synth", identities=8, images_per_identity=5, pairs=40, progress=False)
-    MODEL_DIR, EVAL_BINS, OUT_DIR, QAT_STEPS = f"{workspace}/float", [f"{workspace}/synth/val.bin"], workspace, 2
-    train.train(configs.make_config(
-        "synthetic", data=f"{workspace}/synth/train", eval_bins=tuple(EVAL_BINS), model_dir=MODEL_DIR, steps=2,
-        lr_boundaries=(), batch_size=8, log_every=1, eval_every=2, checkpoint_every=2), verbose=False)
+    MODEL_DIR, val_bin = demo.tiny_model(workspace)
+    EVAL_BINS, OUT_DIR, QAT_STEPS = [val_bin], workspace, 2
 
 # %% [markdown]
 # ## int8 with QAT

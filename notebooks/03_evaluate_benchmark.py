@@ -62,20 +62,15 @@ from tfmfn import benchmark, embedder, evaluate
 if SMOKE:
     import tempfile
 
-    from tfmfn import config as configs
-    from tfmfn import convert, train
-    from tfmfn.data import synth
+    from tfmfn import convert, demo
 
     workspace = tempfile.mkdtemp(prefix="tfmfn_notebook_")
-    synth.generate(f"{workspace}/synth", identities=8, images_per_identity=5, pairs=40, progress=False)
-    BINS, THREADS, RUNS, OUT_DIR = [f"{workspace}/synth/val.bin"], (1,), 5, workspace
-    train.train(configs.make_config(
-        "synthetic", data=f"{workspace}/synth/train", eval_bins=tuple(BINS), model_dir=f"{workspace}/float",
-        steps=2, lr_boundaries=(), batch_size=8, log_every=1, eval_every=2, checkpoint_every=2), verbose=False)
-    MODELS = {"keras float": f"{workspace}/float"}
+    model_dir, val_bin = demo.tiny_model(workspace)
+    BINS, THREADS, RUNS, OUT_DIR = [val_bin], (1,), 5, workspace
+    MODELS = {"keras float": model_dir}
     for mode in ("float32", "dynamic"):
-        report = convert.convert(convert.Request(model=f"{workspace}/float", mode=mode,
-                                                 out=f"{workspace}/{mode}.tflite"), say=lambda message: None)
+        report = convert.convert(convert.Request(model=model_dir, mode=mode, out=f"{workspace}/{mode}.tflite"),
+                                 say=lambda message: None)
         MODELS[f"tflite {mode}"] = report["file"]
 
 # %% [markdown]

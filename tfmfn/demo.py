@@ -16,7 +16,8 @@
 Each stage records what it found in `runs/demo/stages.json`; a later run reuses every finished
 stage (and training continues from its checkpoints), `--fresh` starts again. The figures are
 measured on synthetic faces on this machine's CPU; they show the kit working, not the accuracy
-of a model trained on real faces.
+of a model trained on real faces. `tiny_data`, `tiny_config` and `tiny_model` are the
+seconds-long versions that the notebooks run in smoke mode.
 
 Example (a tiny run, about a minute; the defaults take about 15 minutes on 2 cores):
 
@@ -85,6 +86,37 @@ class Settings:
 
 class SettingsChanged(ValueError):
     pass
+
+
+TINY_DATA = {"identities": 8, "images_per_identity": 5, "pairs": 40}
+"""The synthetic set of smoke runs (the notebooks under TFMFN_SMOKE=1): seconds to render."""
+
+
+def tiny_data(folder):
+    """Renders the tiny synthetic set into `folder`; returns (training folder, val.bin)."""
+    from tfmfn.data import synth
+
+    synth.generate(folder, **TINY_DATA, progress=False)
+    return os.path.join(folder, "train"), os.path.join(folder, "val.bin")
+
+
+def tiny_config(data, eval_bins, model_dir, **overrides):
+    """The `synthetic` preset cut to two steps of batch 8, evaluated at the end: a smoke run of training."""
+    from tfmfn import config as configs
+
+    settings = {"steps": 2, "lr_boundaries": (), "batch_size": 8, "log_every": 1, "eval_every": 2,
+                "checkpoint_every": 2, **overrides}
+    return configs.make_config("synthetic", data=data, eval_bins=tuple(eval_bins), model_dir=model_dir, **settings)
+
+
+def tiny_model(folder):
+    """A float model trained by `tiny_config` on `tiny_data`, in `folder`; returns (model_dir, val.bin)."""
+    from tfmfn import train
+
+    data, val_bin = tiny_data(os.path.join(folder, "synth"))
+    model_dir = os.path.join(folder, "float")
+    train.train(tiny_config(data, [val_bin], model_dir), verbose=False)
+    return model_dir, val_bin
 
 
 def run(settings, fresh=False, say=print):
