@@ -87,7 +87,8 @@ def _resident_mb():
     return float("nan")
 
 
-def _fill_inputs(interpreter, rng):
+def fill_inputs(interpreter, rng):
+    """Sets every input of `interpreter` to random values of its dtype (full range for integers)."""
     for detail in interpreter.get_input_details():
         dtype = detail["dtype"]
         if np.issubdtype(dtype, np.integer):
@@ -110,7 +111,7 @@ def benchmark_local(paths, threads=(1,), runs=50, warmup=5, progress=None):
             memory_before, start = _resident_mb(), time.perf_counter()
             interpreter = Interpreter(model_path=path, num_threads=num_threads)
             interpreter.allocate_tensors()
-            _fill_inputs(interpreter, rng)
+            fill_inputs(interpreter, rng)
             interpreter.invoke()
             setup[path] = ((time.perf_counter() - start) * 1000, _resident_mb() - memory_before)
             interpreters[path] = interpreter
@@ -284,6 +285,14 @@ def plot_results(results, path):
     plt.close(figure)
 
 
+def models_and_threads(options):
+    """The thread counts of the --threads flag, once every --model is known to be a file."""
+    for path in options.model:
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{path}: no such .tflite file")
+    return [int(value) for value in options.threads]
+
+
 def _define_flags():
     from absl import flags
 
@@ -311,10 +320,7 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     options = flags.FLAGS
     try:
-        threads = [int(value) for value in options.threads]
-        for path in options.model:
-            if not os.path.isfile(path):
-                raise FileNotFoundError(f"{path}: no such .tflite file")
+        threads = models_and_threads(options)
         if options.adb:
             results = benchmark_adb(options.model, options.binary, threads, options.runs, options.warmup,
                                     options.rounds, options.serial)
