@@ -92,6 +92,11 @@ def test_cli_table_json_plot_and_full_delegation(models, tmp_path):
     missing = subprocess.run([sys.executable, "-m", "tfmfn.benchmark", "--model", str(tmp_path / "none.tflite")],
                              capture_output=True, text=True)
     assert missing.stderr.strip().splitlines()[-1].endswith("none.tflite: no such .tflite file")
+    truncated = tmp_path / "truncated.tflite"
+    truncated.write_bytes(open(models["small"], "rb").read()[:200])
+    cut_short = subprocess.run([sys.executable, "-m", "tfmfn.benchmark", "--model", str(truncated)],
+                               capture_output=True, text=True)
+    assert cut_short.stderr.strip().splitlines()[-1].startswith(f"error: {truncated}: not a valid .tflite model")
 
 
 def test_adb_errors_say_what_is_missing(models, tmp_path):

@@ -109,3 +109,9 @@ def test_cli_prints_json_draws_the_plot_and_refuses_a_missing_file(tiny_models, 
                              capture_output=True, text=True)
     assert missing.returncode != 0
     assert missing.stderr.strip().splitlines()[-1] == f"error: {tmp_path / 'none.tflite'}: no such .tflite file"
+    truncated = tmp_path / "truncated.tflite"
+    truncated.write_bytes(tiny_models["int8"].read_bytes()[:2000])
+    cut_short = subprocess.run([sys.executable, "-m", "tfmfn.op_profile", "--model", str(truncated)],
+                               capture_output=True, text=True)
+    assert cut_short.returncode != 0
+    assert cut_short.stderr.strip().splitlines()[-1].startswith(f"error: {truncated}: not a valid .tflite model")

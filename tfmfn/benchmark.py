@@ -99,17 +99,26 @@ def fill_inputs(interpreter, rng):
         interpreter.set_tensor(detail["index"], values.astype(dtype))
 
 
-def benchmark_local(paths, threads=(1,), runs=50, warmup=5, progress=None):
-    """`Result`s for every model at every thread count, interleaved in this process."""
+def interpreter_for(path=None, content=None, num_threads=1):
+    """A LiteRT interpreter of a .tflite file or bytes; a ValueError that says so when they are not a model."""
     from ai_edge_litert.interpreter import Interpreter
 
+    try:
+        return Interpreter(model_path=path, model_content=content, num_threads=num_threads)
+    except ValueError as error:
+        where = f"{path}: " if path else ""
+        raise ValueError(f"{where}not a valid .tflite model ({error}): truncated, or another format; export it again") from None
+
+
+def benchmark_local(paths, threads=(1,), runs=50, warmup=5, progress=None):
+    """`Result`s for every model at every thread count, interleaved in this process."""
     rng = np.random.default_rng(0)
     results = []
     for num_threads in threads:
         interpreters, setup = {}, {}
         for path in paths:
             memory_before, start = _resident_mb(), time.perf_counter()
-            interpreter = Interpreter(model_path=path, num_threads=num_threads)
+            interpreter = interpreter_for(path, num_threads=num_threads)
             interpreter.allocate_tensors()
             fill_inputs(interpreter, rng)
             interpreter.invoke()

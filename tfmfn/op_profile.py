@@ -45,6 +45,9 @@ def op_type_models(tflite):
     """{op name: `OpTypeModel`} of .tflite bytes with one subgraph, in op name order."""
     from tensorflow.lite.tools import flatbuffer_utils
 
+    from tfmfn import benchmark
+
+    benchmark.interpreter_for(content=tflite)
     names = _builtin_names()
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(tflite))
     if len(model.subgraphs) != 1:
@@ -107,7 +110,10 @@ def profile(paths, threads=(1,), runs=100, warmup=5, block=25, progress=None):
         measured = {}
         for model_index, path in enumerate(paths):
             with open(path, "rb") as stream:
-                parts = op_type_models(stream.read())
+                try:
+                    parts = op_type_models(stream.read())
+                except ValueError as error:
+                    raise ValueError(f"{path}: {error}") from None
             measured[path, WHOLE] = (path, sum(part.count for part in parts.values()))
             for op_type, part in parts.items():
                 part_path = os.path.join(folder, f"{model_index}_{op_type}.tflite")
@@ -129,14 +135,12 @@ def rounds_needed(runs, block):
 
 
 def _time_in_blocks(files, threads, runs, warmup, block, progress):
-    from ai_edge_litert.interpreter import Interpreter
-
     from tfmfn import benchmark
 
     rng = np.random.default_rng(0)
     interpreters = {}
     for file in files:
-        interpreter = Interpreter(model_path=file, num_threads=threads)
+        interpreter = benchmark.interpreter_for(file, num_threads=threads)
         interpreter.allocate_tensors()
         benchmark.fill_inputs(interpreter, rng)
         for _ in range(warmup):
