@@ -115,3 +115,5 @@ def test_cli_prints_json_draws_the_plot_and_refuses_a_missing_file(tiny_models, 
                                capture_output=True, text=True)
     assert cut_short.returncode != 0
     assert cut_short.stderr.strip().splitlines()[-1].startswith(f"error: {truncated}: not a valid .tflite model")
+    no_blocks = subprocess.run(command[:5] + ["--block", "0"], capture_output=True, text=True)
+    assert no_blocks.stderr.strip().splitlines()[-1] == "error: runs and block must be at least 1, got runs=100, block=0"

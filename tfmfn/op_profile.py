@@ -106,6 +106,8 @@ def profile(paths, threads=(1,), runs=100, warmup=5, block=25, progress=None):
     the whole model; the blocks of all models alternate, in a rotating order,
     until each has `runs` timings. `progress(threads, rounds done)` follows the rounds.
     """
+    if runs < 1 or block < 1:
+        raise ValueError(f"runs and block must be at least 1, got runs={runs}, block={block}")
     with tempfile.TemporaryDirectory() as folder:
         measured = {}
         for model_index, path in enumerate(paths):
@@ -258,7 +260,7 @@ def main(argv):
     options = flags.FLAGS
     try:
         threads = benchmark.models_and_threads(options)
-        rounds = rounds_needed(options.runs, options.block)
+        rounds = rounds_needed(options.runs, max(options.block, 1))
         with tqdm(total=len(threads) * rounds, unit="round", disable=options.json) as bar:
             rows = profile(options.model, threads, options.runs, options.warmup, options.block,
                            progress=lambda count, done: bar.update(1))
