@@ -80,4 +80,5 @@ def test_install_copies_the_model_and_blazeface_and_refuses_a_model_without_meta
     (tmp_path / "junk.tflite").write_bytes(b"not a model")
     result = subprocess.run([sys.executable, "-m", "tfmfn.android", "--model", str(tmp_path / "junk.tflite"),
                              "--assets", str(tmp_path / "other")], capture_output=True, text=True, timeout=300)
-    assert result.returncode != 0 and result.stderr.strip().splitlines()[-1].startswith("error:")
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error: {tmp_path / 'junk.tflite'}: not a valid .tflite model")

@@ -53,14 +53,12 @@ ENLARGED_SIZE = 128
 def install_model(model_path, assets=ASSETS_FOLDER):
     """Copies a tfmfn .tflite embedder and the BlazeFace model into the app's assets; returns
     the metadata the app will read. Refuses a file without tfmfn metadata."""
-    from tfmfn import convert
+    from tfmfn import benchmark, convert
 
     if not os.path.isfile(model_path):
         raise FileNotFoundError(f"{model_path}: no such model; make one with python -m tfmfn.convert --int8")
-    try:
-        metadata = convert.read_metadata(model_path)
-    except Exception as error:  # a file that is not a flatbuffer raises many kinds of errors
-        raise ValueError(f"{model_path}: not a .tflite model ({type(error).__name__})") from None
+    benchmark.interpreter_for(model_path)
+    metadata = convert.read_metadata(model_path)
     if metadata is None:
         raise ValueError(f"{model_path}: no tfmfn metadata; export it with python -m tfmfn.convert")
     os.makedirs(assets, exist_ok=True)
