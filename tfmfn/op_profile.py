@@ -25,7 +25,6 @@ Example:
 
 import dataclasses
 import os
-import tempfile
 import time
 
 import numpy as np
@@ -35,7 +34,7 @@ WHOLE = "whole model"
 
 @dataclasses.dataclass
 class OpTypeModel:
-    """The ops of one type cut out of a model, as .tflite bytes."""
+    """The ops of one type cut out of a model (or the whole model), as .tflite bytes."""
 
     count: int
     tflite: bytes
@@ -108,26 +107,21 @@ def profile(paths, threads=(1,), runs=100, warmup=5, block=25, progress=None):
     """
     if runs < 1 or block < 1:
         raise ValueError(f"runs and block must be at least 1, got runs={runs}, block={block}")
-    with tempfile.TemporaryDirectory() as folder:
-        measured = {}
-        for model_index, path in enumerate(paths):
-            with open(path, "rb") as stream:
-                try:
-                    parts = op_type_models(stream.read())
-                except ValueError as error:
-                    raise ValueError(f"{path}: {error}") from None
-            measured[path, WHOLE] = (path, sum(part.count for part in parts.values()))
-            for op_type, part in parts.items():
-                part_path = os.path.join(folder, f"{model_index}_{op_type}.tflite")
-                with open(part_path, "wb") as stream:
-                    stream.write(part.tflite)
-                measured[path, op_type] = (part_path, part.count)
-        files = [file for file, _ in measured.values()]
-        rows = []
-        for count_threads in threads:
-            medians, delegated = _time_in_blocks(files, count_threads, runs, warmup, block, progress)
-            rows += [Row(path, op_type, count, count_threads, medians[file], delegated[file])
-                     for (path, op_type), (file, count) in measured.items()]
+    measured = {}
+    for path in paths:
+        with open(path, "rb") as stream:
+            whole = stream.read()
+        try:
+            parts = op_type_models(whole)
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
+        measured[path, WHOLE] = OpTypeModel(sum(part.count for part in parts.values()), whole)
+        measured.update({(path, op_type): part for op_type, part in parts.items()})
+    rows = []
+    for count_threads in threads:
+        medians, delegated = _time_in_blocks(measured, count_threads, runs, warmup, block, progress)
+        rows += [Row(path, op_type, part.count, count_threads, medians[path, op_type], delegated[path, op_type])
+                 for (path, op_type), part in measured.items()]
     return rows
 
 
@@ -136,33 +130,35 @@ def rounds_needed(runs, block):
     return -(-runs // block)
 
 
-def _time_in_blocks(files, threads, runs, warmup, block, progress):
+def _time_in_blocks(models, threads, runs, warmup, block, progress):
+    """Medians and delegation, keyed like `models` ({key: `OpTypeModel`})."""
     from tfmfn import benchmark
 
     rng = np.random.default_rng(0)
     interpreters = {}
-    for file in files:
-        interpreter = benchmark.interpreter_for(file, num_threads=threads)
+    for key, model in models.items():
+        interpreter = benchmark.interpreter_for(content=model.tflite, num_threads=threads)
         interpreter.allocate_tensors()
         benchmark.fill_inputs(interpreter, rng)
         for _ in range(warmup):
             interpreter.invoke()
-        interpreters[file] = interpreter
-    timings = {file: [] for file in files}
+        interpreters[key] = interpreter
+    keys = list(models)
+    timings = {key: [] for key in keys}
     for round_index in range(rounds_needed(runs, block)):
-        shift = round_index % len(files)
-        for file in files[shift:] + files[:shift]:
-            invoke = interpreters[file].invoke
+        shift = round_index % len(keys)
+        for key in keys[shift:] + keys[:shift]:
+            invoke = interpreters[key].invoke
             invoke()
             invoke()
-            for _ in range(min(block, runs - len(timings[file]))):
+            for _ in range(min(block, runs - len(timings[key]))):
                 start = time.perf_counter()
                 invoke()
-                timings[file].append((time.perf_counter() - start) * 1000)
+                timings[key].append((time.perf_counter() - start) * 1000)
         if progress:
             progress(threads, round_index + 1)
-    medians = {file: float(np.median(values)) for file, values in timings.items()}
-    delegated = {file: benchmark.delegation(interpreter)[0] for file, interpreter in interpreters.items()}
+    medians = {key: float(np.median(values)) for key, values in timings.items()}
+    delegated = {key: benchmark.delegation(interpreter)[0] for key, interpreter in interpreters.items()}
     return medians, delegated
 
 
