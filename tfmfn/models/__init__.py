@@ -49,6 +49,9 @@ ZOO = {
     "mobilefacenet_x2": ZooEntry(
         mobilefacenet.mobilefacenet_x2, "MobileFaceNet (expansion x2)", 1.1, 99.10, 92.81, 27
     ),
+    "mobilefacenet_sirius": ZooEntry(
+        mobilefacenet.mobilefacenet_sirius, "MobileFaceNet, sirius-ai MobileFaceNet_TF layout (pretrained files; tfmfn)"
+    ),
     "mobilenet_v1": ZooEntry(baselines.mobilenet_v1, "MobileNetV1", 3.2, 98.63, 88.95, 60),
     "shufflenet_g3": ZooEntry(baselines.shufflenet_g3, "ShuffleNet (1x, g=3)", 0.83, 98.70, 89.27, 27),
     "mobilenet_v2": ZooEntry(baselines.mobilenet_v2, "MobileNetV2", 2.1, 98.58, 88.81, 49),

@@ -20,6 +20,9 @@ import tf_keras as keras
 from tf_keras import layers
 
 ACTIVATIONS = ("prelu", "lrelu", "relu", "relu6")
+PADDINGS = ("same", "symmetric")
+"""How a strided conv pads: "same" as TensorFlow (the extra row and column at the bottom and right),
+"symmetric" as PyTorch's `padding=k // 2` (the same number on every side)."""
 
 
 def activation_layer(kind, name):
@@ -43,8 +46,21 @@ def batch_norm(name):
     return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=name)
 
 
+def _padded(x, kernel_size, strides, padding, name):
+    """(input, Keras padding) of a conv: with "symmetric" padding a strided conv reads an input
+    padded by k // 2 on every side without padding of its own; otherwise `padding` is Keras's."""
+    if padding not in (*PADDINGS, "valid"):
+        raise ValueError(f"unknown padding {padding!r}; choose one of {', '.join(PADDINGS)}")
+    if padding != "symmetric":
+        return x, padding
+    if strides == 1:
+        return x, "same"
+    return layers.ZeroPadding2D(kernel_size // 2, name=f"{name}_pad")(x), "valid"
+
+
 def conv(x, filters, kernel_size, strides, activation, name, groups=1, padding="same"):
     """Conv2D -> BN -> activation (no activation when `activation` is None: a linear conv)."""
+    x, padding = _padded(x, kernel_size, strides, padding, name)
     x = layers.Conv2D(
         filters, kernel_size, strides, padding=padding, groups=groups, use_bias=False, name=name
     )(x)
@@ -56,6 +72,7 @@ def conv(x, filters, kernel_size, strides, activation, name, groups=1, padding="
 
 def depthwise(x, kernel_size, strides, activation, name, padding="same"):
     """DepthwiseConv2D -> BN -> activation (linear when `activation` is None)."""
+    x, padding = _padded(x, kernel_size, strides, padding, name)
     x = layers.DepthwiseConv2D(
         kernel_size, strides, padding=padding, use_bias=False, name=name
     )(x)
@@ -65,7 +82,7 @@ def depthwise(x, kernel_size, strides, activation, name, padding="same"):
     return x
 
 
-def bottleneck(x, expansion, filters, strides, activation, name):
+def bottleneck(x, expansion, filters, strides, activation, name, padding="same"):
     """MobileNetV2 inverted residual: 1x1 expand, 3x3 depthwise, 1x1 linear projection.
 
     The expansion conv is left out when `expansion` is 1 (MobileNetV2's first block);
@@ -75,16 +92,16 @@ def bottleneck(x, expansion, filters, strides, activation, name):
     y = x
     if expansion != 1:
         y = conv(y, in_channels * expansion, 1, 1, activation, f"{name}_expand")
-    y = depthwise(y, 3, strides, activation, f"{name}_dw")
+    y = depthwise(y, 3, strides, activation, f"{name}_dw", padding=padding)
     y = conv(y, filters, 1, 1, None, f"{name}_project")
     if strides == 1 and in_channels == filters:
         y = layers.Add(name=f"{name}_add")([x, y])
     return y
 
 
-def separable(x, filters, strides, activation, name):
+def separable(x, filters, strides, activation, name, padding="same"):
     """MobileNetV1 block: 3x3 depthwise -> BN -> act, 1x1 pointwise -> BN -> act."""
-    x = depthwise(x, 3, strides, activation, f"{name}_dw")
+    x = depthwise(x, 3, strides, activation, f"{name}_dw", padding=padding)
     return conv(x, filters, 1, 1, activation, f"{name}_pw")
 
 

@@ -16,6 +16,10 @@
 |                         | (not in the paper: int8 TFLite runs it as LEAKY_RELU, the       |
 |                         | fastest int8 deploy form; see `tfmfn.quantize`)                 |
 | mobilefacenet_x2        | expansion factor of the first bottleneck row doubled (2 -> 4)   |
+| mobilefacenet_sirius    | the layout of the pretrained MobileFaceNets that Android apps   |
+|                         | ship (sirius-ai's MobileFaceNet_TF; not in the paper): a linear |
+|                         | 1x1 conv after the first depthwise conv and another (512 wide)  |
+|                         | after the GDConv; 192-d embedding (`tfmfn.port` imports them)   |
 
 The paper names -M and -S by the 1x1 layers they drop but does not say which ones
 in a way that fixes the parameter counts; dropping the linear 1x1 after the GDConv
@@ -23,6 +27,10 @@ in a way that fixes the parameter counts; dropping the linear 1x1 after the GDCo
 Likewise "expansion x2" cannot mean every bottleneck (that gives 1.82M, not 1.1M);
 doubling the first bottleneck row, which runs at the highest resolution, gives
 1.08M and is the default (`doubled_rows` chooses others).
+
+Every builder takes `padding`: "same" (TensorFlow's, the default) or "symmetric"
+(PyTorch's), how the strided convolutions pad; `VARIANTS` holds each variant's
+table and activation, which `tfmfn.port` compares a pretrained file against.
 
 Example:
 
@@ -54,69 +62,96 @@ MOBILEFACENET = (
 )  # fmt: skip
 """Table I of the paper (the input column is implied by the strides)."""
 
+MOBILEFACENET_SIRIUS = (
+    MOBILEFACENET[:2] + (Row("linear1x1", c=64),) + MOBILEFACENET[2:-1] + (Row("linear1x1", c=512), Row("linear1x1", c=192))
+)
+"""Table I as sirius-ai's MobileFaceNet_TF builds it: the depthwise stem conv is followed by a
+linear 1x1 conv, and the GDConv by a 512-wide linear 1x1 conv before the embedding layer."""
 
-def mobilefacenet(
-    input_shape=INPUT_SHAPE, embedding_size=128, activation="prelu", name="mobilefacenet"
-):
+
+def _doubled(table, rows):
+    for row_number in rows:
+        if table[row_number - 1].op != "bottleneck":
+            raise ValueError(f"Table I row {row_number} is not a bottleneck row (rows 3-7 are)")
+    return tuple(
+        dataclasses.replace(row, t=row.t * 2) if number in rows else row for number, row in enumerate(table, start=1)
+    )
+
+
+VARIANTS = {
+    "mobilefacenet": (MOBILEFACENET, "prelu"),
+    "mobilefacenet_m": (MOBILEFACENET[:-1], "prelu"),
+    "mobilefacenet_s": (MOBILEFACENET[:-3] + (Row("gdconv", c=MOBILEFACENET[-4].c),), "prelu"),
+    "mobilefacenet_relu": (MOBILEFACENET, "relu"),
+    "mobilefacenet_lrelu": (MOBILEFACENET, "lrelu"),
+    "mobilefacenet_x2": (_doubled(MOBILEFACENET, (3,)), "prelu"),
+    "mobilefacenet_sirius": (MOBILEFACENET_SIRIUS, "prelu"),
+}
+"""{name: (architecture table, activation)} of every table-built MobileFaceNet (the 112x96 and
+96x96 variants are `mobilefacenet` at another input size)."""
+
+
+def _build(variant, input_shape, embedding_size, padding, name=None, table=None, activation=None):
+    default_table, default_activation = VARIANTS[variant]
+    table = with_embedding_size(table or default_table, embedding_size)
+    return build_from_table(table, input_shape, activation or default_activation, name or variant, padding)
+
+
+def mobilefacenet(input_shape=INPUT_SHAPE, embedding_size=128, activation="prelu", name="mobilefacenet",
+                  padding="same"):
     """The paper's MobileFaceNet: 0.99M parameters, 221M MACs at 112x112."""
-    table = with_embedding_size(MOBILEFACENET, embedding_size)
-    return build_from_table(table, input_shape, activation, name)
+    return _build("mobilefacenet", input_shape, embedding_size, padding, name, activation=activation)
 
 
-def mobilefacenet_112x96(input_shape=(112, 96, 3), embedding_size=128):
+def mobilefacenet_112x96(input_shape=(112, 96, 3), embedding_size=128, padding="same"):
     """MobileFaceNet on 112x96 crops (Table II: 21 ms against 24 ms)."""
-    return mobilefacenet(input_shape, embedding_size, name="mobilefacenet_112x96")
+    return mobilefacenet(input_shape, embedding_size, name="mobilefacenet_112x96", padding=padding)
 
 
-def mobilefacenet_96x96(input_shape=(96, 96, 3), embedding_size=128):
+def mobilefacenet_96x96(input_shape=(96, 96, 3), embedding_size=128, padding="same"):
     """MobileFaceNet on 96x96 crops (Table II: 18 ms, the fastest)."""
-    return mobilefacenet(input_shape, embedding_size, name="mobilefacenet_96x96")
+    return mobilefacenet(input_shape, embedding_size, name="mobilefacenet_96x96", padding=padding)
 
 
-def mobilefacenet_m(input_shape=INPUT_SHAPE, embedding_size=512):
+def mobilefacenet_m(input_shape=INPUT_SHAPE, embedding_size=512, padding="same"):
     """MobileFaceNet-M: the GDConv output is the embedding (no linear 1x1 after it)."""
-    table = with_embedding_size(MOBILEFACENET[:-1], embedding_size)
-    return build_from_table(table, input_shape, "prelu", "mobilefacenet_m")
+    return _build("mobilefacenet_m", input_shape, embedding_size, padding)
 
 
-def mobilefacenet_s(input_shape=INPUT_SHAPE, embedding_size=128):
+def mobilefacenet_s(input_shape=INPUT_SHAPE, embedding_size=128, padding="same"):
     """MobileFaceNet-S: MobileFaceNet-M without the 1x1 conv before the GDConv.
 
     The embedding is the GDConv of the last bottleneck, so it is always 128-d.
     """
-    table = MOBILEFACENET[:-3] + (Row("gdconv", c=MOBILEFACENET[-4].c),)
-    table = with_embedding_size(table, embedding_size)
-    return build_from_table(table, input_shape, "prelu", "mobilefacenet_s")
+    return _build("mobilefacenet_s", input_shape, embedding_size, padding)
 
 
-def mobilefacenet_relu(input_shape=INPUT_SHAPE, embedding_size=128):
+def mobilefacenet_relu(input_shape=INPUT_SHAPE, embedding_size=128, padding="same"):
     """MobileFaceNet with ReLU in place of every PReLU."""
-    return mobilefacenet(input_shape, embedding_size, activation="relu", name="mobilefacenet_relu")
+    return _build("mobilefacenet_relu", input_shape, embedding_size, padding)
 
 
-def mobilefacenet_lrelu(input_shape=INPUT_SHAPE, embedding_size=128):
+def mobilefacenet_lrelu(input_shape=INPUT_SHAPE, embedding_size=128, padding="same"):
     """MobileFaceNet with one learned negative slope per layer (a PReLU shared over channels).
 
     About 7K parameters fewer than the paper's network (one slope per layer
     instead of one per channel); exported as LEAKY_RELU, which XNNPACK runs in int8 at the
     cost of a ReLU.
     """
-    return mobilefacenet(input_shape, embedding_size, activation="lrelu", name="mobilefacenet_lrelu")
+    return _build("mobilefacenet_lrelu", input_shape, embedding_size, padding)
 
 
-def mobilefacenet_x2(input_shape=INPUT_SHAPE, embedding_size=128, doubled_rows=(3,)):
+def mobilefacenet_x2(input_shape=INPUT_SHAPE, embedding_size=128, doubled_rows=(3,), padding="same"):
     """MobileFaceNet with the expansion factors of the Table I rows `doubled_rows` doubled.
 
     The default doubles the first bottleneck row (the five 64-channel blocks), the
     reading that matches the paper's 1.1M; `doubled_rows=(3, 4, 5, 6, 7)` doubles
     every bottleneck (1.82M).
     """
-    for row_number in doubled_rows:
-        if MOBILEFACENET[row_number - 1].op != "bottleneck":
-            raise ValueError(f"Table I row {row_number} is not a bottleneck row (rows 3-7 are)")
-    table = tuple(
-        dataclasses.replace(row, t=row.t * 2) if number in doubled_rows else row
-        for number, row in enumerate(MOBILEFACENET, start=1)
-    )
-    table = with_embedding_size(table, embedding_size)
-    return build_from_table(table, input_shape, "prelu", "mobilefacenet_x2")
+    return _build("mobilefacenet_x2", input_shape, embedding_size, padding, table=_doubled(MOBILEFACENET, doubled_rows))
+
+
+def mobilefacenet_sirius(input_shape=INPUT_SHAPE, embedding_size=192, padding="same"):
+    """The layout of sirius-ai's pretrained MobileFaceNet_TF (`MOBILEFACENET_SIRIUS`): 1.29M
+    parameters, 234M MACs at 112x112."""
+    return _build("mobilefacenet_sirius", input_shape, embedding_size, padding)

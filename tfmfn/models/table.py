@@ -20,7 +20,10 @@ Operators:
 | gap        | global average pooling                                            |
 | linear1x1  | 1x1 conv, BN, no activation                                       |
 
-`n` repeats a row; only the first repeat uses stride `s`.
+`n` repeats a row; only the first repeat uses stride `s`. Strided convolutions pad
+as TensorFlow does (`padding="same"`: the extra row and column at the bottom and
+right) or, with `padding="symmetric"`, as PyTorch models do (one on every side of a
+3x3 kernel); stride-1 convolutions pad the same either way.
 
 Example:
 
@@ -88,19 +91,37 @@ def check_input_shape(input_shape):
     return shape
 
 
-def build_from_table(table, input_shape, activation, name):
-    """Builds the functional model that `table` describes, returning embeddings."""
+def expand(table):
+    """The table as one row per block (`n` = 1): two tables that build the same network expand
+    to the same rows, however their repeats are grouped.
+
+        >>> expand((Row("bottleneck", t=2, c=64, n=3, s=2),))[1:]
+        (Row(op='bottleneck', t=2, c=64, n=1, s=1, g=1), Row(op='bottleneck', t=2, c=64, n=1, s=1, g=1))
+    """
+    return tuple(
+        dataclasses.replace(row, n=1, s=row.s if repeat == 0 else 1) for row in table for repeat in range(row.n)
+    )
+
+
+def build_from_table(table, input_shape, activation, name, padding="same"):
+    """Builds the functional model that `table` describes, returning embeddings; `padding` is
+    how its strided convolutions pad (`blocks.PADDINGS`)."""
+    if padding not in blocks.PADDINGS:
+        raise ValueError(f"unknown padding {padding!r}; choose one of {', '.join(blocks.PADDINGS)}")
+    pooled = sorted({row.op for row in table if row.op in ("maxpool3x3", "shuffle")})
+    if padding != "same" and pooled:
+        raise ValueError(f"{', '.join(pooled)} rows pool with TensorFlow's padding only; use padding='same'")
     inputs = keras.Input(check_input_shape(input_shape), name="image")
     x = inputs
     for index, row in enumerate(table, start=1):
-        x = _apply_row(x, row, activation, f"{row.op}_{index}")
+        x = _apply_row(x, row, activation, f"{row.op}_{index}", padding)
     outputs = layers.Flatten(name="embedding")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
-def _apply_row(x, row, activation, name):
+def _apply_row(x, row, activation, name, padding):
     if row.op == "conv3x3":
-        return blocks.conv(x, row.c, 3, row.s, activation, name)
+        return blocks.conv(x, row.c, 3, row.s, activation, name, padding=padding)
     if row.op == "conv1x1":
         return blocks.conv(x, row.c, 1, row.s, activation, name)
     if row.op == "linear1x1":
@@ -112,11 +133,11 @@ def _apply_row(x, row, activation, name):
     if row.op in ("dwconv3x3", "gdconv"):
         _check_width(x, row, name)
         if row.op == "dwconv3x3":
-            return blocks.depthwise(x, 3, row.s, activation, name)
+            return blocks.depthwise(x, 3, row.s, activation, name, padding=padding)
         return blocks.depthwise(x, tuple(x.shape[1:3]), 1, None, name, padding="valid")
     repeated = {
-        "bottleneck": lambda y, s, unit: blocks.bottleneck(y, row.t, row.c, s, activation, unit),
-        "separable": lambda y, s, unit: blocks.separable(y, row.c, s, activation, unit),
+        "bottleneck": lambda y, s, unit: blocks.bottleneck(y, row.t, row.c, s, activation, unit, padding),
+        "separable": lambda y, s, unit: blocks.separable(y, row.c, s, activation, unit, padding),
         "shuffle": lambda y, s, unit: blocks.shuffle_unit(
             y, row.c, s, row.g, activation, unit, first_groups=_first_shuffle_groups(y, row)
         ),
