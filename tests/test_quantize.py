@@ -6,7 +6,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from tfmfn import config as configs
-from tfmfn import embedder, model_card, models, quantize, train
+from tfmfn import convert, embedder, model_card, models, quantize, train
 from tfmfn.data import synth
 from tfmfn.models.table import Row, build_from_table
 
@@ -55,10 +55,100 @@ def test_float_exports_keep_per_channel_prelu():
     assert layer_types(deploy).count("PReLU") == 33
 
 
-def test_slope_above_one_is_refused():
-    net = with_random_slopes(models.build("mobilefacenet"), 1.1, 1.2)
-    with pytest.raises(ValueError, match="above 1"):
+def with_random_batch_norm(net, seed=0):
+    """BatchNorm scales and shifts spread over two decades, as a pretrained model's are (SYNTHETIC weights)."""
+    rng = np.random.default_rng(seed)
+    for layer in net.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            gamma, beta, mean, variance = layer.get_weights()
+            gamma = np.exp(rng.uniform(-2.5, 2.5, gamma.shape)).astype(np.float32)
+            layer.set_weights([gamma, rng.normal(0, 0.5, beta.shape).astype(np.float32), mean, variance])
+    return net
+
+
+def test_every_slope_is_rewritten_exactly_with_depthwise_weights_in_minus_two_to_zero():
+    net = with_random_slopes(models.build("mobilefacenet_sirius"), -9.0, 9.0)
+    deploy = quantize.deploy_form(net)
+    reference = net(FACES).numpy()
+    np.testing.assert_allclose(deploy(FACES).numpy(), reference, atol=1e-4 * np.abs(reference).max(), rtol=1e-4)
+    assert "PReLU" not in layer_types(deploy)
+    negative = [layer.get_weights()[0] for layer in deploy.layers if layer.name.endswith(quantize.NEGATIVE_PART_SUFFIX)]
+    weights = np.concatenate([weight.ravel() for weight in negative])
+    assert len(negative) == 33 and weights.min() >= -2.0 and weights.max() <= 0.0
+    slopes = net.get_layer("conv3x3_1_act").get_weights()[0].ravel()
+    steep = np.abs(slopes) > 1
+    assert steep.any() and (~steep).any()
+    first = deploy.get_layer("conv3x3_1_act" + quantize.NEGATIVE_PART_SUFFIX).get_weights()[0].ravel()
+    np.testing.assert_allclose(first[steep], 1.0 / slopes[steep] - 1.0, rtol=1e-6)
+    np.testing.assert_allclose(first[~steep], slopes[~steep] - 1.0, rtol=1e-6)
+    gamma = net.get_layer("conv3x3_1_bn").get_weights()[0]
+    np.testing.assert_allclose(deploy.get_layer("conv3x3_1_bn").get_weights()[0], np.where(steep, -gamma, gamma))
+
+
+def test_steep_slopes_that_cannot_fold_are_refused():
+    pooled = (Row("conv3x3", c=8, s=2), Row("maxpool3x3", s=2), Row("gdconv", c=8), Row("linear1x1", c=4))
+    net = with_random_slopes(build_from_table(pooled, (32, 32, 3), "prelu", "pooled"), 1.1, 1.2)
+    with pytest.raises(ValueError, match="fold into a BatchNorm"):
         quantize.deploy_form(net)
+
+
+def test_steep_slopes_convert_to_an_int8_graph_that_xnnpack_runs_whole():
+    shallow = (Row("conv3x3", c=16, s=2), Row("dwconv3x3", c=16), Row("bottleneck", t=2, c=16, n=2, s=2),
+               Row("conv1x1", c=32), Row("gdconv", c=32), Row("linear1x1", c=16))  # as Table I: no PReLU feeds an add
+    net = with_random_slopes(build_from_table(shallow, (32, 32, 3), "prelu", "shallow", "symmetric"), -4.0, 4.0)
+    faces = np.random.default_rng(5).uniform(-1, 1, size=(16, 32, 32, 3)).astype(np.float32)
+    report = convert.analyse(convert.convert_keras(net, "int8", representative=faces))
+    assert report["fully_delegated"] and report["float_ops"] == {} and "PRELU" not in report["ops"]
+    assert report["ops"]["PAD"] == 2  # the strided convs of the PyTorch-padded table
+
+
+def test_equalize_keeps_the_function_and_evens_out_channel_ranges():
+    net = with_random_batch_norm(with_random_slopes(models.build("mobilefacenet"), -3.0, 3.0))
+    equalized = quantize.equalize(net, FACES)
+    reference = net(FACES).numpy()
+    np.testing.assert_allclose(equalized(FACES).numpy(), reference, atol=1e-4 * np.abs(reference).max(), rtol=1e-4)
+
+    def spread(model):  # largest over median channel range of one expansion's output, in the deploy form
+        deploy = quantize.deploy_form(model)
+        values = keras.Model(deploy.inputs, deploy.get_layer("bottleneck_5_2_expand_act").output)(FACES).numpy()
+        peaks = np.abs(values).reshape(-1, values.shape[-1]).max(axis=0)
+        return peaks.max() / np.median(peaks)
+
+    assert spread(equalized) < 1.5 < 5 < spread(net)  # into a depthwise conv: every channel the same range
+
+
+def test_correct_bias_moves_only_batch_norm_shifts_by_the_rounding_error():
+    net = with_random_batch_norm(models.build("mobilefacenet"))
+    corrected = quantize.correct_bias(net, FACES)
+    changed = set()
+    for before, after in zip(net.layers, corrected.layers):
+        for index, (old, new) in enumerate(zip(before.get_weights(), after.get_weights())):
+            if not np.array_equal(old, new):
+                changed.add((type(before).__name__, index))
+    assert changed == {("BatchNormalization", 1)}  # the shift (beta), nothing else
+    kernel = net.get_layer("linear1x1_10").get_weights()[0]
+    gamma, beta, _, variance = net.get_layer("linear1x1_10_bn").get_weights()
+    folded = kernel * gamma / np.sqrt(variance + 1e-5)
+    step = np.abs(folded).max(axis=(0, 1, 2)) / 127
+    error = np.round(folded / step) * step - folded
+    inputs = keras.Model(net.inputs, net.get_layer("linear1x1_10").input)(FACES).numpy().mean(axis=(0, 1, 2))
+    shift = beta - corrected.get_layer("linear1x1_10_bn").get_weights()[1]
+    expected = np.einsum("hwio,i->o", error, inputs)  # sums of terms of both signs: float32 round-off
+    np.testing.assert_allclose(shift, expected, atol=2e-3 * np.abs(expected).max())
+    assert np.abs(shift).max() > 0.1 * np.abs(beta).mean()  # a shift worth making
+
+
+def test_empty_and_denormal_channels_quantize_without_nans():
+    net = models.build("mobilefacenet")
+    kernel = net.get_layer("bottleneck_5_1_expand").get_weights()[0]
+    kernel[..., :3] = 0.0
+    kernel[..., 3:6] = 1e-42  # pruned channels of pretrained files are zeros or denormals
+    net.get_layer("bottleneck_5_1_expand").set_weights([kernel])
+    qat = quantize.freeze_batch_norm(quantize.quantize_model(net))
+    quantize.calibrate(qat, net, FACES)
+    outputs = qat(FACES, training=True).numpy()
+    assert np.isfinite(outputs).all()
+    assert cosines(outputs, net(FACES).numpy()).min() > 0.9
 
 
 @pytest.mark.parametrize("name", models.names())
