@@ -4,7 +4,6 @@ Every run here trains on a tiny SYNTHETIC set (8 identities x 4 images) for a fe
 """
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -159,8 +158,11 @@ def test_mirrored_replicas_follow_the_single_device_loss(tiny, tmp_path):
     assert (losses["one_replicas"], losses["mirrored_replicas"]) == (1, 2)
     assert len(losses["one"]) == 3 and losses["one"][0] - losses["one"][-1] > 1.0  # it trains
     # Equal to float32 round-off; after a few steps round-off grows (one device with the
-    # synchronised BN's formula drifts from plain BN as much), hence three steps at a low rate.
-    np.testing.assert_allclose(losses["mirrored"], losses["one"], rtol=2e-3)
+    # synchronised BN's formula drifts from plain BN as much), hence three steps at a low rate. How fast it
+    # grows depends on the CPU's kernels: on an Intel Xeon, 1e-7 and 6e-6 apart at steps 1 and 2, 0.2-0.5% at
+    # step 3 (within 0.2% on the AMD EPYC machines this test was first run on).
+    np.testing.assert_allclose(losses["mirrored"][:2], losses["one"][:2], rtol=1e-4)
+    np.testing.assert_allclose(losses["mirrored"][2], losses["one"][2], rtol=1e-2)
 
 
 def test_mixed_precision_trains_and_exports_float32(tiny, tmp_path):
