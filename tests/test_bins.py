@@ -1,6 +1,7 @@
 """Verification .bin files: safe loading, element kinds, writing from pairs and folders."""
 
 import os
+import pathlib
 import pickle
 import subprocess
 import sys
@@ -107,3 +108,16 @@ def test_bin_from_identity_folders(tmp_path):
     same = identity[0::2] == identity[1::2]
     assert same.tolist() == loaded.issame.tolist()
     assert (images[0::2][same] != images[1::2][same]).all()  # positives are two different photos
+
+
+def test_genuine_pairs_are_all_used_once_before_any_repeats(tmp_path):
+    for identity in range(6):
+        folder = tmp_path / f"person{identity}"
+        folder.mkdir()
+        for k in range(2):
+            (folder / f"{k}.png").write_bytes(encoded(identity * 10 + k))
+    pairs, issame = bins.pairs_from_folder(str(tmp_path), 24)
+    genuine = [pair for pair, same in zip(pairs, issame) if same]
+    assert len(genuine) == 12 and len(set(genuine[:6])) == 6 and genuine[6:] == genuine[:6]
+    impostors = [pair for pair, same in zip(pairs, issame) if not same]
+    assert all(pathlib.Path(first).parent != pathlib.Path(second).parent for first, second in impostors)

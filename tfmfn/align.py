@@ -20,7 +20,9 @@ Example:
     >>> len(faces), align.align_face(image, faces[0]).shape
     (1, (112, 112, 3))
 
-CLI: `python -m tfmfn.align --input photos/ --output aligned/ [--all_faces] [--json]`.
+CLI: `python -m tfmfn.align --input photos/ --output aligned/ [--all_faces] [--json]`; faces
+already cropped and aligned by another method (LFW crops): `--crops 0.857` fits each to
+112x112 instead (resized to 96x96 and centred on black).
 """
 
 import dataclasses
@@ -247,6 +249,25 @@ def align_face(image, detection, size=preprocess.INPUT_SIZE):
     return cv2.warpAffine(image, matrix, (size[1], size[0]), flags=cv2.INTER_LINEAR, borderValue=0)
 
 
+def fit_crop(image, size=preprocess.INPUT_SIZE, scale=1.0):
+    """A face crop aligned by another method, fitted to `size` (height, width): resized to `scale`
+    of it (area averaging when shrinking) and centred on black, for crops tighter than tfmfn's
+    template (scale below 1 gives them back some margin).
+
+        >>> fit_crop(np.full((100, 100, 3), 200, np.uint8), (112, 112), 96 / 112)[[0, 56], 56].tolist()
+        [[0, 0, 0], [200, 200, 200]]
+    """
+    if not 0 < scale <= 1:
+        raise ValueError(f"crop scale {scale} is outside (0, 1]")
+    height, width = (max(1, round(side * scale)) for side in size)
+    shrinking = height < image.shape[0] or width < image.shape[1]
+    resized = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    canvas = np.zeros((*size, 3), np.uint8)
+    top, left = (size[0] - height) // 2, (size[1] - width) // 2
+    canvas[top : top + height, left : left + width] = resized
+    return canvas
+
+
 def load_image(path):
     """An image file as RGB uint8 (H, W, 3), upright per its EXIF orientation;
     greyscale, palette, CMYK and RGBA (alpha over black) become RGB."""
@@ -277,17 +298,19 @@ def image_files(root):
     return found
 
 
-def align_tree(input_path, output_dir, all_faces=False, detector=None, size=preprocess.INPUT_SIZE, progress=True):
+def align_tree(input_path, output_dir, all_faces=False, detector=None, size=preprocess.INPUT_SIZE, progress=True,
+               crop_scale=None):
     """Aligns every photo under `input_path` into `output_dir`, mirroring the folder tree.
 
     Each photo's largest face is written as `<relative path without suffix>.png`; with
-    `all_faces`, every face as `<stem>_<k>.png`, largest first. Returns the report
-    `{"images", "faces", "no_face", "written", "unreadable"}`; a photo that cannot be read
-    is listed under `unreadable` (path and reason) and the run goes on.
+    `all_faces`, every face as `<stem>_<k>.png`, largest first. With `crop_scale`, the photos
+    are face crops already aligned by another method: each is fitted (`fit_crop`) instead of
+    detected. Returns the report `{"images", "faces", "no_face", "written", "unreadable"}`; a
+    photo that cannot be read is listed under `unreadable` (path and reason) and the run goes on.
     """
     from tqdm import tqdm
 
-    detector = detector or FaceDetector()
+    detector = detector or (FaceDetector() if crop_scale is None else None)
     files = image_files(input_path)
     base = input_path if os.path.isdir(input_path) else os.path.dirname(input_path)
     report = {"images": len(files), "faces": 0, "no_face": [], "written": [], "unreadable": []}
@@ -296,6 +319,13 @@ def align_tree(input_path, output_dir, all_faces=False, detector=None, size=prep
             image = load_image(path)
         except ValueError as error:
             report["unreadable"].append({"path": path, "error": str(error)})
+            continue
+        if crop_scale is not None:
+            destination = os.path.join(output_dir, os.path.splitext(os.path.relpath(path, base))[0] + ".png")
+            os.makedirs(os.path.dirname(destination), exist_ok=True)
+            cv2.imwrite(destination, cv2.cvtColor(fit_crop(image, size, crop_scale), cv2.COLOR_RGB2BGR))
+            report["written"].append(destination)
+            report["faces"] += 1
             continue
         faces = sorted(detector.detect(image), key=lambda face: face.area, reverse=True)
         if not faces:
@@ -323,6 +353,8 @@ def _define_flags():
     flags.DEFINE_enum("detector", "full", list(DETECTORS), "BlazeFace model: full range or short range (selfies).")
     flags.DEFINE_float("min_score", 0.5, "Detection confidence threshold.")
     flags.DEFINE_list("size", [str(side) for side in preprocess.INPUT_SIZE], "HEIGHT,WIDTH of the crops.")
+    flags.DEFINE_float("crops", None, "The photos are face crops aligned by another method (LFW-style): fit each "
+                       "to --size, resized to this fraction of it (1: fill it) and centred on black, no detection.")
     flags.mark_flags_as_required(["input", "output"])
 
 
@@ -340,9 +372,11 @@ def main(argv):
             raise ValueError
     except ValueError:
         raise app.UsageError(f"--size takes HEIGHT,WIDTH (each >= 16), got {','.join(options.size)}")
+    if options.crops is not None and not 0 < options.crops <= 1:
+        raise app.UsageError(f"--crops takes a fraction in (0, 1], got {options.crops}")
     try:
-        detector = FaceDetector(options.detector, min_score=options.min_score)
-        report = align_tree(options.input, options.output, options.all_faces, detector, size)
+        detector = FaceDetector(options.detector, min_score=options.min_score) if options.crops is None else None
+        report = align_tree(options.input, options.output, options.all_faces, detector, size, crop_scale=options.crops)
     except (FileNotFoundError, ValueError) as error:
         raise SystemExit(f"error: {error}")
     if options.json:

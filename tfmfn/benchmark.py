@@ -50,6 +50,12 @@ class Result:
     fully_delegated: bool = None
     bytes: int = None
     where: str = "local"
+    batch: int = 1
+    """Images per invocation (the input's first dimension): a fixed batch of 2 does twice the work."""
+
+    @property
+    def per_image_ms(self):
+        return self.median_ms / self.batch
 
 
 def delegation(interpreter):
@@ -142,8 +148,14 @@ def benchmark_local(paths, threads=(1,), runs=50, warmup=5, progress=None):
                 p90_ms=float(np.percentile(values, 90)), p95_ms=float(np.percentile(values, 95)),
                 mean_ms=float(values.mean()), init_ms=setup[path][0], memory_mb=setup[path][1],
                 fully_delegated=delegation(interpreters[path])[0], bytes=os.path.getsize(path),
+                batch=batch_of(interpreters[path]),
             ))
     return results
+
+
+def batch_of(interpreter):
+    """Images per invocation of a model: the first dimension of its first input."""
+    return int(interpreter.get_input_details()[0]["shape"][0])
 
 
 _NUMBER = r"([-+0-9.eE]+)"
@@ -242,7 +254,7 @@ def benchmark_adb(paths, binary, threads=(1,), runs=50, warmup=5, rounds=3, seri
                 median_ms=middle("median_ms") or middle("mean_ms"), p95_ms=middle("p95_ms"), mean_ms=middle("mean_ms"),
                 init_ms=middle("init_ms"), memory_mb=middle("peak_memory_mb") or middle("memory_overall_mb"),
                 fully_delegated=all(run.get("fully_delegated", False) for run in parsed),
-                bytes=os.path.getsize(path), where=f"adb {serial or 'device'}",
+                bytes=os.path.getsize(path), where=f"adb {serial or 'device'}", batch=batch_of(interpreter_for(path)),
             ))
     return results
 
@@ -250,14 +262,16 @@ def benchmark_adb(paths, binary, threads=(1,), runs=50, warmup=5, rounds=3, seri
 def format_table(results):
     """A table like the paper's Table II: one row per model and thread count."""
     tail_name = "p90 ms" if all(result.p90_ms is not None for result in results) else "p95 ms"
+    batched = any(result.batch != 1 for result in results)
     header = f"{'model':<34} {'threads':>7} {'size MB':>8} {'median ms':>10} {tail_name:>8} {'init ms':>8} {'mem MB':>7} {'delegated':>9}"
-    lines = [header]
+    lines = [header + (f" {'batch':>5} {'ms/image':>8}" if batched else "")]
     for result in results:
         tail = result.p90_ms if result.p90_ms is not None else result.p95_ms
         lines.append(
             f"{os.path.basename(result.model):<34} {result.threads:>7} {result.bytes / 1e6:>8.2f} {result.median_ms:>10.2f} "
             f"{_maybe(tail):>8} {_maybe(result.init_ms):>8} {_maybe(result.memory_mb, 1):>7} "
             f"{'yes' if result.fully_delegated else 'NO':>9}"
+            + (f" {result.batch:>5} {result.per_image_ms:>8.2f}" if batched else "")
         )
     return "\n".join(lines)
 
@@ -287,7 +301,8 @@ def plot_results(results, path):
         axis.bar_label(bars, fmt="%.2f", fontsize=8)
     axis.set_xticks(np.arange(len(threads)), [f"{count} thread{'s' if count > 1 else ''}" for count in threads])
     axis.set_ylabel("median latency (ms), bar to p90")
-    axis.set_title(f"{results[0].where}: batch 1")
+    batches = sorted({result.batch for result in results})
+    axis.set_title(f"{results[0].where}: batch {', '.join(map(str, batches))} (bars: per invocation)")
     axis.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=120)
@@ -339,7 +354,8 @@ def main(argv):
                                           progress=lambda count, done: bar.update(1))
     except (FileNotFoundError, RuntimeError, ValueError) as error:
         raise SystemExit(f"error: {error}")
-    print(json.dumps([dataclasses.asdict(result) for result in results], indent=2) if options.json else format_table(results))
+    rows = [{**dataclasses.asdict(result), "per_image_ms": result.per_image_ms} for result in results]
+    print(json.dumps(rows, indent=2) if options.json else format_table(results))
     if options.plot:
         plot_results(results, options.plot)
     partial = sorted({result.model for result in results if not result.fully_delegated})

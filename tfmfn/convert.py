@@ -43,8 +43,6 @@ import os
 
 import numpy as np
 
-from tfmfn import preprocess
-
 METADATA_NAME = "tfmfn"
 METADATA_FORMAT = "tfmfn-tflite-metadata/1"
 MODES = ("int8", "float32", "float16", "dynamic")
@@ -61,7 +59,8 @@ def convert_keras(model, mode, io="int8", representative=None):
 
     For int8, a QAT model (tfmfn.quantize) converts from its fake-quant ranges;
     a float model needs `representative` (normalised float32 images, N x H x W x 3)
-    and is converted in its deploy form (post-training quantization).
+    and is converted in its deploy form (post-training quantization), equalized and
+    bias-corrected on those images first (`quantize.equalize`, `quantize.correct_bias`).
     """
     import tensorflow as tf
 
@@ -74,7 +73,8 @@ def convert_keras(model, mode, io="int8", representative=None):
     if mode == "int8" and not quantize.is_quantized(model):
         if representative is None:
             raise ConversionError("post-training int8 quantization of a float model needs representative images")
-        model = quantize.deploy_form(model)
+        samples = np.asarray(representative, np.float32)
+        model = quantize.deploy_form(quantize.correct_bias(quantize.equalize(model, samples), samples))
     elif mode != "int8":
         model = quantize.deploy_form(model, per_channel=False)
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
@@ -215,6 +215,7 @@ class Request:
     num_representative: int = 200
     eval_bins: tuple = ()
     parity_images: int = 200
+    parity_faces: str = None
     allow_float_ops: bool = False
     qat_steps: int = 100
     qat_learning_rate: float = 2e-5
@@ -242,16 +243,21 @@ def convert(request, say=print):
         model = embedder.load_keras_model(model_path)
         qat = True
     reference_path = card["training"].get("initial_weights") if qat else model_path
-    reference = embedder.KerasEmbedder(embedder.load_keras_model(reference_path))
+    normalization = (card["normalization"]["mean"], card["normalization"]["scale"])
+    reference = embedder.KerasEmbedder(embedder.load_keras_model(reference_path), normalization=normalization)
     input_size = tuple(card["input_size"])
     data_path = request.representative or card["training"].get("data", {}).get("path")
-    if data_path is None:
-        raise ConversionError("the model card names no training data; give --representative DATA")
+    calibrating = request.mode == "int8" and not qat
+    if data_path is None and (calibrating or not sets):
+        raise ConversionError(
+            "the model card names no training data (an imported model?); give --representative with a folder of "
+            "aligned faces" + ("" if calibrating else ", or --eval_bins for the parity check")
+        )
     representative = None
-    if request.mode == "int8" and not qat:
+    if calibrating:
         faces = pipeline.sample_faces(data_path, request.num_representative, input_size)
         say(f"calibrating on {len(faces)} images of {data_path}")
-        representative = preprocess.normalize(faces.astype(np.float32))
+        representative = ((faces.astype(np.float32) - normalization[0]) / normalization[1]).astype(np.float32)
     say(f"converting {model_path} to {request.mode}" + (f" ({'QAT' if qat else 'PTQ'})" if request.mode == "int8" else ""))
     tflite = convert_keras(model, request.mode, request.io, representative)
     report = {"file": None, "source_model": os.path.abspath(model_path), **analyse(tflite)}
@@ -289,6 +295,7 @@ def _check_and_describe(tflite, partial, report, reference, sets, training_data,
     from tfmfn import embedder, evaluate, model_card
 
     converted = embedder.TFLiteEmbedder(partial)
+    converted.normalization = reference.normalization
     report["parity"] = _parity(reference, converted, sets, training_data, request, tuple(card["input_size"]))
     threshold = None
     if sets:
@@ -297,7 +304,9 @@ def _check_and_describe(tflite, partial, report, reference, sets, training_data,
         converted_results = evaluate.evaluate_sets(converted, sets)
         report["accuracy"] = {
             name: {"float": float_results[name]["accuracy"], "converted": converted_results[name]["accuracy"],
-                   "difference": converted_results[name]["accuracy"] - float_results[name]["accuracy"]}
+                   "difference": converted_results[name]["accuracy"] - float_results[name]["accuracy"],
+                   "float_auc": float_results[name]["auc"], "converted_auc": converted_results[name]["auc"],
+                   "num_pairs": float_results[name]["num_pairs"]}
             for name in float_results
         }
         threshold = model_card.recommended_threshold(converted_results)
@@ -311,7 +320,10 @@ def _check_and_describe(tflite, partial, report, reference, sets, training_data,
 def _parity(reference, converted, sets, training_data, request, input_size):
     from tfmfn.data import pipeline
 
-    if sets:
+    if request.parity_faces:
+        faces = pipeline.sample_faces(request.parity_faces, request.parity_images, input_size)
+        where = f"{request.parity_faces}, {len(faces)} faces"
+    elif sets:
         first = sets[0]
         count = min(request.parity_images, len(first.images))
         faces = np.stack([first.decode(index) for index in range(count)])
@@ -325,12 +337,20 @@ def _parity(reference, converted, sets, training_data, request, input_size):
 
 
 def _fine_tune(model_path, card, request, say):
-    """QAT fine-tuning of a float model with its own training config; returns the QAT model's path."""
+    """QAT fine-tuning of a float model with its own training config, or, for a model without one (an
+    imported model), by distillation on the --representative faces; returns the QAT model's path."""
     from tfmfn import config as configs
-    from tfmfn import embedder, train
+    from tfmfn import distill, embedder, train
 
-    trained = configs.TrainConfig.from_json(json.dumps(card["training"]["config"]))
     model_dir = request.qat_dir or os.path.normpath(_model_dir_of(model_path)) + "_qat"
+    if "config" not in card["training"]:
+        if request.representative is None:
+            raise ConversionError(f"{model_path} has no training config (an imported model): its QAT distils the "
+                                  "float model on unlabelled faces; give them with --representative DIR, or use --ptq")
+        distill.distill(model_path, request.representative, model_dir, request.qat_steps,
+                        learning_rate=request.qat_learning_rate, say=say)
+        return embedder.resolve_model_path(model_dir)
+    trained = configs.TrainConfig.from_json(json.dumps(card["training"]["config"]))
     config = dataclasses.replace(
         trained, init_from=model_path, qat=True, model_dir=model_dir, steps=request.qat_steps,
         optimizer="adam", learning_rate=request.qat_learning_rate, lr_boundaries=(),
@@ -365,7 +385,8 @@ def format_report(report):
     for name, accuracy in report.get("accuracy", {}).items():
         lines.append(
             f"{name}: float {accuracy['float']:.2%}, converted {accuracy['converted']:.2%} "
-            f"({accuracy['difference'] * 100:+.2f} points)"
+            f"({accuracy['difference'] * 100:+.2f} points); AUC {accuracy['float_auc']:.4f} and "
+            f"{accuracy['converted_auc']:.4f} ({accuracy['num_pairs']} pairs)"
         )
     return "\n".join(lines)
 
@@ -384,10 +405,13 @@ def _define_flags():
     flags.DEFINE_bool("ptq", False, "Int8 by post-training quantization, calibrated on --representative images.")
     flags.DEFINE_string("out", None, "Output .tflite (default: MODEL_<mode>.tflite beside the model).")
     flags.DEFINE_enum("io", "int8", list(IO_TYPES), "Input and output type of an int8 model.")
-    flags.DEFINE_string("representative", None, "Calibration data for --ptq (default: the training data of the card).")
+    flags.DEFINE_string("representative", None, "Calibration faces for --ptq (default: the training data of the card); "
+                        "for an imported model's --qat, the unlabelled faces it is distilled on.")
     flags.DEFINE_integer("num_representative", 200, "Calibration images for --ptq.")
     flags.DEFINE_list("eval_bins", [], "Verification .bin sets: accuracy of the float and the converted model.")
     flags.DEFINE_integer("parity_images", 200, "Held-out images for the cosine parity check.")
+    flags.DEFINE_string("parity_faces", None, "A folder of aligned faces kept out of calibration for the parity check "
+                        "(default: the first images of --eval_bins, else training images not used for calibration).")
     flags.DEFINE_bool("allow_float_ops", False, "Write an int8 model even if some ops stay float.")
     flags.DEFINE_integer("qat_steps", 100, "Steps of QAT fine-tuning when --model is float (raise it on real data).")
     flags.DEFINE_float("qat_learning_rate", 2e-5, "Adam learning rate of that fine-tuning (about the last rate of the float training).")
@@ -412,7 +436,7 @@ def main(argv):
     request = Request(
         model=options.model, mode=modes[0], out=options.out, method="ptq" if options.ptq else "qat",
         io=options.io, representative=options.representative, num_representative=options.num_representative,
-        eval_bins=tuple(options.eval_bins), parity_images=options.parity_images,
+        eval_bins=tuple(options.eval_bins), parity_images=options.parity_images, parity_faces=options.parity_faces,
         allow_float_ops=options.allow_float_ops, qat_steps=options.qat_steps,
         qat_learning_rate=options.qat_learning_rate, qat_dir=options.qat_dir,
     )

@@ -31,10 +31,13 @@ class NotAnEmbedderError(ValueError):
 
 
 class Embedder:
-    """Base: subclasses set `input_size`, `embedding_size` and implement `_run(float batch)`."""
+    """Base: subclasses set `input_size`, `embedding_size` and implement `_run(float batch)`;
+    `normalization` is the (mean, scale) that pixels are normalised with, tfmfn's unless the
+    model card or metadata says otherwise (an imported model's)."""
 
     name = "embedder"
     batch_size = 64
+    normalization = (preprocess.PIXEL_MEAN, preprocess.PIXEL_SCALE)
 
     def embed(self, faces):
         """Embeddings (N, D) float32 of aligned RGB faces (N, H, W, 3), uint8 pixels in [0, 255]."""
@@ -44,7 +47,8 @@ class Embedder:
                 f"{self.name} takes faces of {self.input_size[0]}x{self.input_size[1]}x3, got array of shape "
                 f"{faces.shape}; align or resize the images to the model's input size"
             )
-        inputs = preprocess.normalize(faces.astype(np.float32))
+        mean, scale = self.normalization
+        inputs = ((faces.astype(np.float32) - mean) / scale).astype(np.float32)
         chunks = [self._run(inputs[start : start + self.batch_size]) for start in range(0, len(inputs), self.batch_size)]
         return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros((0, self.embedding_size), np.float32)
 
@@ -52,7 +56,7 @@ class Embedder:
 class KerasEmbedder(Embedder):
     """A tf_keras embedding model (one image input, one (batch, D) output)."""
 
-    def __init__(self, model, name=None):
+    def __init__(self, model, name=None, normalization=None):
         if len(model.inputs) != 1 or len(model.outputs) != 1:
             raise NotAnEmbedderError(
                 f"{name or model.name}: an embedder has one image input and one embedding output, this model has "
@@ -67,6 +71,7 @@ class KerasEmbedder(Embedder):
 
         self.model = model
         self.name = name or model.name
+        self.normalization = tuple(normalization or self.normalization)
         self.input_size = tuple(input_shape[1:3])
         self.embedding_size = output_shape[-1]
         signature = [tf.TensorSpec([None, *self.input_size, 3], tf.float32)]
@@ -181,9 +186,26 @@ def resolve_model_path(path):
     return path
 
 
+def normalization_of(path):
+    """(mean, scale) of the model at `path` from its .tflite metadata or model card; None when neither says."""
+    from tfmfn import model_card
+
+    if path.endswith(".tflite"):
+        from tfmfn.convert import read_metadata
+
+        described = (read_metadata(path) or {}).get("normalization")
+    else:
+        described = (model_card.read_card(path) or {}).get("normalization")
+    return (float(described["mean"]), float(described["scale"])) if described else None
+
+
 def load_embedder(path, num_threads=None):
-    """The `Embedder` for a .tflite file, a .keras/.h5 file, a SavedModel or a training model_dir."""
+    """The `Embedder` for a .tflite file, a .keras/.h5 file, a SavedModel or a training model_dir,
+    normalising pixels as its metadata or model card says."""
     path = resolve_model_path(path)
     if path.endswith(".tflite"):
-        return TFLiteEmbedder(path, num_threads)
-    return KerasEmbedder(load_keras_model(path), name=os.path.basename(os.path.normpath(path)))
+        model = TFLiteEmbedder(path, num_threads)
+    else:
+        model = KerasEmbedder(load_keras_model(path), name=os.path.basename(os.path.normpath(path)))
+    model.normalization = normalization_of(path) or model.normalization
+    return model

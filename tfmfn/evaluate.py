@@ -120,10 +120,17 @@ def roc_auc(distances, issame):
 
 
 def pair_embeddings(embedder, pairs, flip=True, batch_images=512):
-    """(first, second) embeddings of a `VerificationSet`'s pairs, flip-and-add when `flip`."""
+    """(first, second) embeddings of a `VerificationSet`'s pairs, flip-and-add when `flip`. An image
+    that the set holds several times (the same bytes) is embedded once."""
+    keys = [(element.shape, element.tobytes()) if isinstance(element, np.ndarray) else bytes(element)
+            for element in pairs.images]
+    first_seen = {}
+    for index, key in enumerate(keys):
+        first_seen.setdefault(key, index)
+    distinct = list(first_seen.values())
     embeddings = []
-    for start in range(0, len(pairs.images), batch_images):
-        faces = np.stack([pairs.decode(index) for index in range(start, min(start + batch_images, len(pairs.images)))])
+    for start in range(0, len(distinct), batch_images):
+        faces = np.stack([pairs.decode(index) for index in distinct[start : start + batch_images]])
         if faces.shape[1:3] != tuple(embedder.input_size):
             raise ValueError(
                 f"{pairs.name}: images are {faces.shape[1]}x{faces.shape[2]} but {embedder.name} takes "
@@ -133,7 +140,8 @@ def pair_embeddings(embedder, pairs, flip=True, batch_images=512):
         if flip:
             vectors = vectors + l2_normalize(embedder.embed(faces[:, :, ::-1]))
         embeddings.append(vectors)
-    embeddings = np.concatenate(embeddings)
+    row = {index: position for position, index in enumerate(distinct)}
+    embeddings = np.concatenate(embeddings)[[row[first_seen[key]] for key in keys]]
     return embeddings[0::2], embeddings[1::2]
 
 

@@ -23,23 +23,24 @@ CARD_FILE = "model_card.json"
 FORMAT = "tfmfn-model-card/1"
 
 
-def make_card(embedder, model_name, training=None, evaluation=None, qat=False):
+def make_card(embedder, model_name, training=None, evaluation=None, qat=False, normalization=None):
     """The card of a Keras `embedder` built as zoo model `model_name` (counted in its float
-    form; `qat` says that the saved model is its quantization-aware form)."""
+    form; `qat` says that the saved model is its quantization-aware form); `normalization`
+    (mean, scale) is tfmfn's unless given."""
     import tensorflow as tf
 
     import tfmfn
     from tfmfn.models import ZOO, profile
 
     stats = profile.profile(embedder)
+    mean, scale = normalization or (preprocess.PIXEL_MEAN, preprocess.PIXEL_SCALE)
     return {
         "format": FORMAT,
         "model": model_name,
         "paper_name": ZOO[model_name].paper_name if model_name in ZOO else None,
         "input_size": list(embedder.input_shape[1:3]),
         "input": "aligned RGB face, uint8 pixels",
-        "normalization": {"mean": preprocess.PIXEL_MEAN, "scale": preprocess.PIXEL_SCALE,
-                          "formula": "(pixel - mean) / scale"},
+        "normalization": {"mean": float(mean), "scale": float(scale), "formula": "(pixel - mean) / scale"},
         "alignment_template": preprocess.ALIGNMENT_TEMPLATE.round(4).tolist(),
         "embedding_size": int(embedder.output_shape[-1]),
         "embedding": "not L2-normalised; normalise, then compare by cosine or squared distance",

@@ -22,6 +22,7 @@ Example:
 
 import dataclasses
 import io
+import itertools
 import os
 import pickle
 
@@ -134,6 +135,8 @@ def write_bin(path, pairs, issame):
 def pairs_from_folder(folder, num_pairs, seed=0):
     """Half positive, half negative pairs of image files drawn from identity sub-folders.
 
+    Positive pairs are the distinct same-identity pairs in a random order, each used once
+    before any repeats; negative pairs join random images of two random identities.
     Returns (pairs of paths, issame flags). Needs identities with at least two images
     for positives and at least two identities for negatives.
     """
@@ -143,17 +146,16 @@ def pairs_from_folder(folder, num_pairs, seed=0):
     by_identity = {}
     for path, label in zip(files, labels):
         by_identity.setdefault(label, []).append(path)
-    with_pairs = [label for label, paths in by_identity.items() if len(paths) >= 2]
-    if not with_pairs or len(by_identity) < 2:
+    positives = [pair for label in sorted(by_identity) for pair in itertools.combinations(by_identity[label], 2)]
+    if not positives or len(by_identity) < 2:
         raise ValueError(f"{folder}: needs two identities and one with two images to form pairs")
     rng = np.random.default_rng(seed)
+    order = rng.permutation(len(positives))
     identities = sorted(by_identity)
     pairs, issame = [], []
     for index in range(num_pairs):
         if index % 2 == 0:
-            label = with_pairs[rng.integers(len(with_pairs))]
-            first, second = rng.choice(len(by_identity[label]), 2, replace=False)
-            pairs.append((by_identity[label][first], by_identity[label][second]))
+            pairs.append(positives[order[(index // 2) % len(positives)]])
         else:
             one, other = rng.choice(len(identities), 2, replace=False)
             pairs.append(
