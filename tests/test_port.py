@@ -88,7 +88,8 @@ def test_onnx_from_pytorch_is_recognised_and_imported_exactly(onnx_file, lfw):
     assert np.abs(difference).max() > 1e-2  # TensorFlow's padding would not compute the same model
 
 
-@pytest.mark.parametrize("name, padding", [("mobilefacenet_x2", "same"), ("mobilefacenet_m", "symmetric")])
+@pytest.mark.parametrize("name, padding", [("mobilefacenet_x2", "same"), ("mobilefacenet_m", "symmetric"),
+                                           ("mobilefacenet_lrelu", "same")])
 def test_a_zoo_model_exported_by_tfmfn_imports_back(tmp_path, name, padding):
     net = models.build(name, padding=padding)
     rng = np.random.default_rng(0)

@@ -4,6 +4,7 @@ Every run here trains on a tiny SYNTHETIC set (8 identities x 4 images) for a fe
 """
 
 import json
+import os
 import signal
 import subprocess
 import sys

@@ -571,7 +571,9 @@ def import_model(path):
                           np.full(channels, 1 - norm.epsilon, np.float32)])
         if layer.activation in ("prelu", "lrelu"):
             activation = model.get_layer(f"{target.name}_act")
-            activation.set_weights([layer.slopes.reshape(activation.get_weights()[0].shape)])
+            shape = activation.get_weights()[0].shape
+            slopes = layer.slopes if layer.activation == "prelu" else layer.slopes[:1]  # lrelu: one slope
+            activation.set_weights([slopes.reshape(shape)])
     return ImportedModel(source, variant, padding, embedding, _grouped(rows), model)
 
 
