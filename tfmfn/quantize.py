@@ -96,22 +96,28 @@ def _folded_slopes(model):
             continue
         norm = layer.inbound_nodes[0].inbound_layers
         consumers = _consumers(layer)
-        foldable = all(isinstance(consumer, (layers.DepthwiseConv2D, layers.Conv2D)) and getattr(consumer, "groups", 1) == 1
-                       for consumer in consumers)
-        if not isinstance(norm, layers.BatchNormalization) or not consumers or not foldable:
+        if not isinstance(norm, layers.BatchNormalization) or not consumers or not all(map(_scalable, consumers)):
             raise ValueError(
                 f"{layer.name}: PReLU slopes up to {np.abs(alpha).max():.3f} in magnitude; the int8 form is exact for "
                 "|a| <= 1, and steeper channels fold into a BatchNorm before and convolutions after the PReLU, "
                 "which this layer lacks"
             )
         sign = np.where(steep, -1.0, 1.0).astype(np.float32)
-        gamma, beta, *statistics = norm.get_weights()
-        weights[norm.name] = [gamma * sign, beta * sign, *statistics]
+        weights.update(_scaled_channels([norm], sign, consumers, np.where(steep, -alpha.reshape(-1), 1.0)))
         weights[layer.name] = [np.where(steep, 1.0 / alpha.reshape(-1), alpha.reshape(-1)).reshape(alpha.shape)]
-        scale = np.where(steep, -alpha.reshape(-1), 1.0).astype(np.float32)
-        for consumer in consumers:
-            kernel, *rest = consumer.get_weights()
-            weights[consumer.name] = [kernel * scale[None, None, :, None], *rest]
+    return weights
+
+
+def _scaled_channels(norms, output_factor, consumers, input_factor):
+    """{layer name: new weights}: the BatchNorms' output channel c times output_factor[c], the
+    convolutions' input channel c times input_factor[c]."""
+    weights = {}
+    for norm in norms:
+        gamma, beta, *statistics = norm.get_weights()
+        weights[norm.name] = [gamma * output_factor, beta * output_factor, *statistics]
+    for consumer in consumers:
+        kernel, *rest = consumer.get_weights()
+        weights[consumer.name] = [kernel * np.asarray(input_factor, np.float32)[None, None, :, None], *rest]
     return weights
 
 
@@ -189,13 +195,8 @@ def equalize(model, images, batch_size=32, strength=0.8):
             columns = np.max([np.abs(consumer.get_weights()[0]).max(axis=(0, 1, 3)) for consumer in consumers], axis=0)
             scale = scale**strength / np.maximum(columns, 1e-6) ** (1 - strength)
         scale = np.maximum(scale / np.median(scale), MAX_ENLARGEMENT**-1).astype(np.float32)
-        for member in members:
-            if isinstance(member, layers.BatchNormalization):
-                gamma, beta, *statistics = member.get_weights()
-                weights[member.name] = [gamma / scale, beta / scale, *statistics]
-        for consumer in consumers:
-            kernel, *rest = consumer.get_weights()
-            weights[consumer.name] = [kernel * scale[None, None, :, None], *rest]
+        norms = [member for member in members if isinstance(member, layers.BatchNormalization)]
+        weights.update(_scaled_channels(norms, 1 / scale, consumers, scale))
     return _rebuild(model, lambda layer, inputs: None, weights)
 
 
