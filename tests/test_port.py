@@ -180,9 +180,11 @@ def test_post_training_int8_matches_the_float_model_on_real_faces(ported, lfw, t
     assert report["parity"]["cosine_mean"] >= 0.99 and report["parity"]["cosine_min"] >= 0.97
     accuracy = report["accuracy"]["lfw"]
     assert abs(accuracy["converted_auc"] - accuracy["float_auc"]) <= 0.01
-    # The aim is 0.01 for both; the ONNX fixture's int8 measured 1.2 points off its float (README, "Use a
-    # pretrained model"): on 1,000 pairs of 100 people, about a dozen pairs moving across the threshold.
-    assert abs(accuracy["difference"]) <= {"sirius": 0.01, "onnx": 0.015}[name]
+    assert accuracy["difference"] >= -0.01  # int8 loses at most a point
+    # The aim is within 0.01 both ways. The ONNX fixture's int8 measured +1.2 and +1.9 points above its float in
+    # two runs that differed only in float round-off (README, "Use a pretrained model"): the sample has 100
+    # distinct genuine pairs, each used 5 times, so one of them crossing the threshold moves accuracy 0.5 points.
+    assert abs(accuracy["difference"]) <= {"sirius": 0.01, "onnx": 0.025}[name]
     source = {"sirius": sirius, "onnx": onnx_file}[name]
     assert report["bytes"] < 0.4 * source.stat().st_size  # int8 weights: about a quarter of the float file
     metadata = android.install_model(report["file"], str(tmp_path / "assets"))
