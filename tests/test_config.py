@@ -1,5 +1,9 @@
 """Training configs: the presets carry the paper's recipe, flags override them, resuming guards the model_dir."""
 
+import json
+import subprocess
+import sys
+
 import pytest
 
 from tfmfn import config
@@ -35,6 +39,37 @@ def test_overrides_and_their_errors():
         config.make_config("synthetic", lr_boundaries=(5, 3))
     with pytest.raises(ValueError, match="--steps must be at least 1"):
         config.make_config("synthetic", steps=0)
+
+
+def test_a_schedule_must_decay_inside_the_run():
+    with pytest.raises(ValueError, match=r"decays at step 36000, 52000, 58000, not inside --steps 20000.*"
+                                         r"--lr_boundaries 0\.6,0\.867,0\.967"):
+        config.make_config("paper_casia", steps=20000)
+    with pytest.raises(ValueError, match="decays at step 280, not inside --steps 250"):
+        config.make_config("synthetic", steps=250)
+    short = config.make_config("paper_casia", steps=20000, lr_boundaries=(0.6, 0.867, 0.967))
+    assert short.boundary_steps() == (12000, 17340, 19340)
+    assert short.schedule_text() == "learning rate 0.1 to step 12000, 0.01 to step 17340, 0.001 to step 19340, 0.0001 to step 20000"
+    assert config.make_config("paper_casia").boundary_steps() == (36000, 52000, 58000)
+    assert config.make_config("synthetic", steps=4, lr_boundaries=()).schedule_text() == "learning rate 0.002 to step 4"
+    with pytest.raises(ValueError, match="all as steps or all as fractions"):
+        config.make_config("paper_casia", lr_boundaries=(0.5, 50000))
+    with pytest.raises(ValueError, match="steps are whole numbers"):
+        config.make_config("paper_casia", lr_boundaries=(1.5, 50000))
+
+
+def test_print_config_refuses_a_schedule_beyond_the_run_in_one_line():
+    def run(*flags):
+        return subprocess.run([sys.executable, "-m", "tfmfn.train", "--config", "paper_casia", *flags, "--print_config"],
+                              capture_output=True, text=True, timeout=300)
+
+    refused = run("--steps", "20000")
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr.strip().splitlines()[-1].startswith("error: --lr_boundaries 36000,52000,58000 put decays")
+    scaled = run("--steps", "20000", "--lr_boundaries", "0.6,0.867,0.967")
+    assert scaled.returncode == 0, scaled.stderr[-2000:]
+    assert json.loads(scaled.stdout)["lr_boundaries"] == [0.6, 0.867, 0.967]
+    assert scaled.stderr.strip().splitlines()[-1].endswith("0.001 to step 19340, 0.0001 to step 20000")
 
 
 def test_json_round_trip_and_what_may_change_on_resume():

@@ -22,7 +22,7 @@ def trained(tmp_path_factory):
     synth.generate(str(root), identities=8, images_per_identity=6, pairs=40, seed=2)
     model_dir = tmp_path_factory.mktemp("model")
     settings = dict(data=str(root / "train"), eval_bins=(str(root / "val.bin"),), model_dir=str(model_dir),
-                    batch_size=8, steps=6, log_every=1, checkpoint_every=6, eval_every=6)
+                    batch_size=8, steps=6, lr_boundaries=(), log_every=1, checkpoint_every=6, eval_every=6)
     train.train(configs.make_config("synthetic", **settings), verbose=False)
     return model_dir, root
 

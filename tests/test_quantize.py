@@ -228,7 +228,7 @@ def tiny(tmp_path_factory):
 def trained(tiny, tmp_path_factory):
     model_dir = tmp_path_factory.mktemp("float")
     settings = dict(data=str(tiny / "train"), eval_bins=(str(tiny / "val.bin"),), model_dir=str(model_dir),
-                    batch_size=8, steps=4, log_every=1, checkpoint_every=4, eval_every=4)
+                    batch_size=8, steps=4, lr_boundaries=(), log_every=1, checkpoint_every=4, eval_every=4)
     train.train(configs.make_config("synthetic", **settings), verbose=False)
     return model_dir
 

@@ -30,7 +30,7 @@ def tiny(tmp_path_factory):
 
 def tiny_config(tiny, model_dir, **overrides):
     settings = dict(data=str(tiny / "train"), eval_bins=(), model_dir=str(model_dir), batch_size=8, steps=4,
-                    log_every=1, checkpoint_every=2, eval_every=100)
+                    lr_boundaries=(), log_every=1, checkpoint_every=2, eval_every=100)
     return configs.make_config("synthetic", **{**settings, **overrides})
 
 
@@ -41,7 +41,7 @@ def run_cli(*arguments, timeout=600):
 
 def cli_arguments(tiny, model_dir, *extra):
     return ["--data", str(tiny / "train"), "--eval_bins", "", "--model_dir", str(model_dir), "--batch_size", "8",
-            "--log_every", "1", "--checkpoint_every", "2", *extra]
+            "--lr_boundaries=", "--log_every", "1", "--checkpoint_every", "2", *extra]
 
 
 @pytest.mark.parametrize(
@@ -86,8 +86,11 @@ def test_weight_decay_is_applied_once(tiny, tmp_path):
 
 
 def test_learning_rate_schedule_by_step(tiny, tmp_path):
-    recipe = tiny_config(tiny, tmp_path, learning_rate=0.1, lr_boundaries=(2, 5), lr_decay=0.1)
+    recipe = tiny_config(tiny, tmp_path, steps=8, learning_rate=0.1, lr_boundaries=(2, 5), lr_decay=0.1)
     trainer = train.Trainer(recipe, tf.distribute.get_strategy(), pipeline.open_source(recipe.data))
+    assert [trainer.learning_rate(step) for step in (0, 2, 3, 5, 6)] == pytest.approx([0.1, 0.1, 0.01, 0.01, 0.001])
+    fractions = tiny_config(tiny, tmp_path, steps=8, learning_rate=0.1, lr_boundaries=(0.25, 0.625), lr_decay=0.1)
+    trainer = train.Trainer(fractions, tf.distribute.get_strategy(), pipeline.open_source(fractions.data))
     assert [trainer.learning_rate(step) for step in (0, 2, 3, 5, 6)] == pytest.approx([0.1, 0.1, 0.01, 0.01, 0.001])
 
 
@@ -243,7 +246,7 @@ def test_errors_are_one_line_and_say_what_to_do(tiny, tmp_path):
         (["--data", str(tmp_path / "single"), "--batch_size", "1"], "training needs at least 2"),
     ]
     for arguments, message in cases:
-        result = run_cli(*arguments, "--steps", "1", "--model_dir", str(tmp_path / "run"))
+        result = run_cli(*arguments, "--steps", "1", "--lr_boundaries=", "--model_dir", str(tmp_path / "run"))
         assert result.returncode == 1, (arguments, result.stderr[-2000:])
         last = result.stderr.strip().splitlines()[-1]
         assert last.startswith("error: ") and message in last, (arguments, last)

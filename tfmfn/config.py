@@ -11,6 +11,10 @@ keyword arguments) override the preset.
 | `synthetic`     | `runs/synth`    | 32    | Adam                | 2e-3, /10 at 240, 280                 | 300    |
 | `synthetic_qat` | `runs/synth`    | 32    | Adam                | 2e-5 (QAT from `runs/synthetic`)      | 100    |
 
+`lr_boundaries` are steps, or fractions of `steps` when all lie below 1, and
+every decay must fall inside the run (`make_config("paper_casia", steps=20000)`
+is refused and names the fractions that keep the paper's proportions).
+
 All decay weights by 4e-5, and by 4e-4 in the layers after the global
 operator (the linear 1x1 after the GDConv, and the margin head), as the paper
 does. The paper gives no MS1M schedule: `paper_ms1m` keeps its optimiser,
@@ -29,6 +33,8 @@ Example:
     (64, 300, 'adam', (240, 280))
     >>> make_config("paper_casia").lr_boundaries
     (36000, 52000, 58000)
+    >>> make_config("paper_casia", steps=20000, lr_boundaries=(0.6, 0.867, 0.967)).boundary_steps()
+    (12000, 17340, 19340)
 """
 
 import dataclasses
@@ -69,7 +75,7 @@ class TrainConfig:
     optimizer: str = _setting("sgd", "sgd (with --momentum) or adam.")
     learning_rate: float = _setting(0.1, "Initial learning rate.")
     momentum: float = _setting(0.9, "SGD momentum.")
-    lr_boundaries: tuple = _setting((36000, 52000, 58000), "Steps at which the learning rate is multiplied by --lr_decay.")
+    lr_boundaries: tuple = _setting((36000, 52000, 58000), "Where the learning rate is multiplied by --lr_decay: steps, or fractions of --steps when all are below 1 (0.6,0.87,0.97); all inside the run.")
     lr_decay: float = _setting(0.1, "Factor applied at each boundary.")
     weight_decay: float = _setting(4e-5, "Weight decay of the kernels up to the global operator (GDConv / pooling).")
     weight_decay_after_global: float = _setting(4e-4, "Weight decay of the kernels after it, the head included.")
@@ -93,8 +99,7 @@ class TrainConfig:
         for name in ("batch_size", "steps", "steps_per_loop", "log_every", "checkpoint_every", "eval_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name} must be at least 1, not {getattr(self, name)}")
-        if list(self.lr_boundaries) != sorted(self.lr_boundaries):
-            raise ValueError(f"--lr_boundaries must increase: {self.lr_boundaries}")
+        self._check_schedule()
         if self.qat and not self.init_from:
             raise ValueError("--qat fine-tunes a trained model: give --init_from (a model_dir or embedder .keras)")
         if len(self.combined_margins) != 3:
@@ -103,6 +108,37 @@ class TrainConfig:
     def _check_choice(self, name, choices):
         if getattr(self, name) not in choices:
             raise ValueError(f"--{name}={getattr(self, name)} is not one of {', '.join(choices)}")
+
+    def _check_schedule(self):
+        given = ",".join(f"{boundary:g}" for boundary in self.lr_boundaries)
+        fractions = [0 < boundary < 1 for boundary in self.lr_boundaries]
+        if any(fractions) and not all(fractions):
+            raise ValueError(f"--lr_boundaries {given}: give all as steps or all as fractions of --steps (below 1)")
+        if not any(fractions) and any(boundary != int(boundary) or boundary < 1 for boundary in self.lr_boundaries):
+            raise ValueError(f"--lr_boundaries {given}: steps are whole numbers from 1, fractions lie between 0 and 1")
+        if list(self.lr_boundaries) != sorted(self.lr_boundaries):
+            raise ValueError(f"--lr_boundaries must increase: {given}")
+        late = [step for step in self.boundary_steps() if step >= self.steps]
+        if late:
+            preset_steps = PRESETS.get(self.preset, {}).get("steps", TrainConfig.steps)
+            proportional = ",".join(f"{boundary / preset_steps:.3g}" for boundary in self.lr_boundaries)
+            example = "" if any(fractions) else f" (the preset's proportions: --lr_boundaries {proportional})"
+            raise ValueError(
+                f"--lr_boundaries {given} put decays at step {', '.join(map(str, late))}, not inside --steps "
+                f"{self.steps}: give boundaries below --steps or as fractions of it{example}, or --lr_boundaries= "
+                "for a constant rate"
+            )
+
+    def boundary_steps(self):
+        """--lr_boundaries in steps: fractions of --steps become the step they fall on (at least 1)."""
+        if self.lr_boundaries and all(0 < boundary < 1 for boundary in self.lr_boundaries):
+            return tuple(max(1, round(boundary * self.steps)) for boundary in self.lr_boundaries)
+        return tuple(int(boundary) for boundary in self.lr_boundaries)
+
+    def schedule_text(self):
+        """The learning rate over the run, in words."""
+        rates, ends = self.learning_rates(), [*self.boundary_steps(), self.steps]
+        return "learning rate " + ", ".join(f"{rate:g} to step {end}" for rate, end in zip(rates, ends))
 
     def learning_rates(self):
         """The learning rate before the first boundary, between each pair, after the last."""

@@ -36,6 +36,7 @@ import glob
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
 
@@ -186,7 +187,7 @@ class Trainer:
             self.head_from_init = bool(config.init_from) and _load_initial_head(self.head, config.init_from)
             if config.lr_boundaries:
                 self.schedule = keras.optimizers.schedules.PiecewiseConstantDecay(
-                    list(config.lr_boundaries), config.learning_rates()
+                    list(config.boundary_steps()), config.learning_rates()
                 )
                 rate = self.schedule
             else:
@@ -659,6 +660,14 @@ def _define_flags():
             definer(field.name, None, help_text)
 
 
+def _number(text):
+    """'36000' -> 36000, '0.6' -> 0.6: a list flag of steps or fractions."""
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
 def config_from_flags(values):
     """The TrainConfig of parsed flags: the preset, then every flag that was given."""
     overrides = {}
@@ -666,7 +675,7 @@ def config_from_flags(values):
         value = values.get(field.name)
         if value is not None and field.type is tuple:
             element = type(field.default[0]) if field.default else str
-            value = tuple(element(item) for item in value)
+            value = tuple(_number(item) if element is int else element(item) for item in value)
         overrides[field.name] = value
     overrides.pop("preset")
     return configs.make_config(values["config"], **overrides)
@@ -683,6 +692,7 @@ def main(argv):
         config = config_from_flags({name: options[name].value for name in options})
         if options.print_config:
             print(config.to_json())
+            print(config.schedule_text(), file=sys.stderr)
             return
         card = train(config)
     except (FileNotFoundError, ValueError, FloatingPointError, RuntimeError, bins.BinFormatError) as error:

@@ -9,8 +9,10 @@
         folder), .bin, TFRecord set or image folder; pairs for a .bin.
     python -m tfmfn.data bench PATH [--batch_size 256] [--steps 50] [--noflip]
         Images per second through the training input pipeline.
-    python -m tfmfn.data convert --data PATH --out PREFIX [--shards 8]
-        Writes any training source as TFRecords (the format TPUs read best).
+    python -m tfmfn.data convert --data PATH --out PREFIX [--shards 8] [--seed 0]
+        Writes any training source as TFRecords (the format TPUs read best), in a random
+        order drawn from --seed so that the reader's shuffle buffer mixes identities;
+        PREFIX may be local or gs://bucket/name.
     python -m tfmfn.data make_bin --data FOLDER --out X.bin [--pairs 2000] [--seed 0]
         Draws a verification .bin from a folder of identity sub-folders.
 """
@@ -30,7 +32,7 @@ flags.DEFINE_integer("identities", 300, "synth: training identities.")
 flags.DEFINE_integer("images_per_identity", 16, "synth: images per training identity.")
 flags.DEFINE_integer("val_identities", None, "synth: held-out identities for val.bin (default a third).")
 flags.DEFINE_integer("pairs", 2000, "synth / make_bin: verification pairs (half positive).")
-flags.DEFINE_integer("seed", 0, "synth / make_bin: random seed; the same seed writes the same data.")
+flags.DEFINE_integer("seed", 0, "synth / make_bin / convert: random seed; the same seed writes the same data.")
 flags.DEFINE_float("difficulty", 0.5, "synth: 0 (clean) to 1 (hard): scales pose, light, blur, occlusion.")
 flags.DEFINE_bool("json", False, "inspect / bench: print JSON.")
 flags.DEFINE_integer("batch_size", 256, "bench: batch size.")
@@ -78,13 +80,13 @@ def main(argv):
         elif command == "convert":
             _require("data", "out")
             source = pipeline.open_source(FLAGS.data)
-            summary = tfrecord.write_tfrecords(source.samples(), FLAGS.out, FLAGS.shards, progress=True)
+            summary = tfrecord.write_tfrecords(source.samples(seed=FLAGS.seed), FLAGS.out, FLAGS.shards, progress=True)
             print(f"{summary['num_images']} images of {summary['num_classes']} identities -> {FLAGS.out}-*.tfrecord")
         else:
             _require("data", "out")
             bins.write_bin_from_folder(FLAGS.data, FLAGS.out, FLAGS.pairs, FLAGS.seed)
             print(f"{FLAGS.pairs} pairs -> {FLAGS.out}")
-    except (FileNotFoundError, ValueError) as error:
+    except (OSError, ValueError) as error:
         raise SystemExit(f"error: {error}")
 
 

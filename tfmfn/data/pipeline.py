@@ -51,17 +51,22 @@ class FaceSource:
     files: list = None
     labels: list = None
 
-    def samples(self):
-        """(encoded image bytes, label) for every image, in order (for conversion and inspection)."""
+    def samples(self, seed=None):
+        """(encoded image bytes, label) for every image (for conversion and inspection): in order, or
+        with a `seed` in a random order drawn from it (TFRecords: through a shuffle buffer)."""
+        order = range(self.num_images) if seed is None else np.random.default_rng(seed).permutation(self.num_images)
         if self.format == "rec":
-            for position in range(self.num_images):
-                yield self.reader.read(position)
+            for position in order:
+                yield self.reader.read(int(position))
         elif self.format == "folder":
-            for path, label in zip(self.files, self.labels):
-                with open(path, "rb") as stream:
-                    yield stream.read(), label
+            for position in order:
+                with open(self.files[position], "rb") as stream:
+                    yield stream.read(), self.labels[position]
         else:
-            for image, label in tf.data.TFRecordDataset(self.files).map(tfrecord.parse):
+            records = tf.data.TFRecordDataset(self.files)
+            if seed is not None:
+                records = records.shuffle(min(self.num_images, _SHUFFLE_BUFFER), seed=seed)
+            for image, label in records.map(tfrecord.parse):
                 yield image.numpy(), int(label)
 
     def encoded(self, input_context=None):
@@ -156,7 +161,14 @@ def open_source(path):
     shards = tfrecord.find_shards(path)
     summary = tfrecord.read_summary(path)
     if summary is None:
-        labels = [int(label) for _, label in tf.data.TFRecordDataset(shards).map(tfrecord.parse)]
+        try:
+            labels = [int(label) for _, label in tf.data.TFRecordDataset(shards).map(tfrecord.parse)]
+        except (tf.errors.DataLossError, tf.errors.InvalidArgumentError):
+            raise ValueError(
+                f"{path}: not training data tfmfn reads: give an insightface folder or .rec, TFRecords of "
+                "tfmfn's schema (image/encoded, image/label; `python -m tfmfn.data convert` writes them) "
+                "or a folder of identity sub-folders"
+            ) from None
         summary = {"num_images": len(labels), "num_classes": len(set(labels))}
     return FaceSource("tfrecord", path, summary["num_images"], summary["num_classes"], files=shards)
 

@@ -9,7 +9,14 @@ Each example holds one encoded face (JPEG or PNG, as it came) and its identity:
 
 Files are written as `<prefix>-00000-of-00008.tfrecord` shards beside a
 `<prefix>.json` that records `num_images` and `num_classes`, so a reader knows the
-dataset's size without a pass over it. TFRecords are what TPUs read best.
+dataset's size without a pass over it. TFRecords are what TPUs read best. Paths go
+through `tf.io.gfile`, so a prefix may be local, `gs://bucket/...` or any file
+system TensorFlow has.
+
+Give the writer its samples in a random order (`FaceSource.samples(seed=...)`, as
+`python -m tfmfn.data convert` does): the reader's shuffle buffer holds a few
+thousand records, so shards written in the source's identity order would give
+batches from a narrow band of identities.
 
 Example:
 
@@ -19,11 +26,12 @@ Example:
     {'num_images': 2, 'num_classes': 2, 'shards': ['faces-00000-of-00002.tfrecord', 'faces-00001-of-00002.tfrecord']}
 """
 
-import glob
 import json
 import os
 
 import tensorflow as tf
+
+gfile = tf.io.gfile
 
 FEATURES = {
     "image/encoded": tf.io.FixedLenFeature([], tf.string),
@@ -46,36 +54,56 @@ def parse(serialized):
     return example["image/encoded"], tf.cast(example["image/label"], tf.int32)
 
 
+def _folder(prefix):
+    folder = os.path.dirname(prefix)
+    return folder if "://" in prefix else os.path.abspath(folder or ".")
+
+
+def _first_line(error):
+    return f"{error.message.splitlines()[0]} (check the path, the network and the credentials)"
+
+
 def write_tfrecords(samples, prefix, num_shards=8, progress=False):
-    """Writes (encoded image, label) samples round-robin into `num_shards` files."""
+    """Writes (encoded image, label) samples round-robin into `num_shards` files, in the order given.
+
+    Refuses a prefix that already holds a set; a remote path that cannot be reached fails
+    with OSError before anything is written."""
     from tqdm import tqdm
 
-    folder = os.path.dirname(os.path.abspath(prefix))
-    os.makedirs(folder, exist_ok=True)
+    folder = _folder(prefix)
     names = [f"{os.path.basename(prefix)}-{shard:05d}-of-{num_shards:05d}.tfrecord" for shard in range(num_shards)]
-    writers = [tf.io.TFRecordWriter(os.path.join(folder, name)) for name in names]
-    labels = set()
-    count = 0
     try:
-        for image, label in tqdm(samples, desc="writing TFRecords", unit="image", disable=not progress):
-            writers[count % num_shards].write(serialize(image, label))
-            labels.add(int(label))
-            count += 1
-    finally:
-        for writer in writers:
-            writer.close()
-    summary = {"num_images": count, "num_classes": len(labels), "shards": names}
-    with open(f"{prefix}.json", "w") as stream:
-        json.dump(summary, stream, indent=2)
+        if gfile.exists(f"{prefix}.json"):  # also the first request that reaches a remote store
+            raise FileExistsError(f"{prefix}.json: a TFRecord set is already there; give another prefix or delete it")
+        gfile.makedirs(folder)
+        writers = [tf.io.TFRecordWriter(f"{folder}/{name}") for name in names]
+        labels = set()
+        count = 0
+        try:
+            for image, label in tqdm(samples, desc="writing TFRecords", unit="image", disable=not progress):
+                writers[count % num_shards].write(serialize(image, label))
+                labels.add(int(label))
+                count += 1
+        finally:
+            for writer in writers:
+                writer.close()
+        summary = {"num_images": count, "num_classes": len(labels), "shards": names}
+        with gfile.GFile(f"{prefix}.json", "w") as stream:
+            json.dump(summary, stream, indent=2)
+    except tf.errors.OpError as error:
+        raise OSError(f"cannot write {prefix}: {_first_line(error)}") from None
     return summary
 
 
 def find_shards(path):
     """The shard files of a TFRecord dataset given as a prefix, a .json summary, a file or a glob."""
     base = path[: -len(".json")] if path.endswith(".json") else path
-    for pattern in (path, f"{base}-*-of-*.tfrecord", os.path.join(path, "*.tfrecord")):
-        shards = sorted(glob.glob(pattern))
-        shards = [shard for shard in shards if not shard.endswith(".json") and os.path.isfile(shard)]
+    for pattern in (path, f"{base}-*-of-*.tfrecord", f"{path.rstrip('/')}/*.tfrecord"):
+        try:
+            shards = sorted(gfile.glob(pattern))
+        except tf.errors.OpError as error:
+            raise OSError(f"cannot read {path}: {_first_line(error)}") from None
+        shards = [shard for shard in shards if not shard.endswith(".json") and not gfile.isdir(shard)]
         if shards:
             return shards
     raise FileNotFoundError(f"{path}: no TFRecord files found (give a prefix, its .json, a file or a glob)")
@@ -85,7 +113,7 @@ def read_summary(path):
     """The `.json` written beside the shards, or None."""
     base = path[: -len(".json")] if path.endswith(".json") else path
     summary_path = f"{base}.json"
-    if os.path.isfile(summary_path):
-        with open(summary_path) as stream:
+    if gfile.exists(summary_path):
+        with gfile.GFile(summary_path) as stream:
             return json.load(stream)
     return None
