@@ -166,6 +166,9 @@ def test_errors_say_what_to_do(faces, tmp_path):
     (single / "a.png").write_bytes(cv2.imencode(".png", np.zeros((8, 8, 3), np.uint8))[1].tobytes())
     with pytest.raises(ValueError, match="training needs at least 2"):
         pipeline.make_dataset(str(tmp_path / "single"), 1)
+    (tmp_path / "single" / "no_images").mkdir()
+    with pytest.raises(ValueError, match="training needs at least 2"):  # an empty folder is no identity
+        pipeline.make_dataset(str(tmp_path / "single"), 1)
     with pytest.raises(ValueError, match="verification set"):
         pipeline.open_source("lfw.bin")
     with pytest.raises(FileNotFoundError, match="no TFRecord files found"):

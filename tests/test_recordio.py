@@ -89,16 +89,18 @@ def test_truncated_rec_fails_with_the_offset(tmp_path):
     rec_path = tmp_path / "train.rec"
     cut = index[5] + 100
     os.truncate(rec_path, cut)
-    faces = recordio.InsightFaceRec(str(tmp_path))
-    assert faces.read(3)[0] == samples[3][0]
+    with pytest.raises(recordio.RecordIOError, match=f"truncated record at offset {index[6]}"):
+        recordio.InsightFaceRec(str(tmp_path))  # opening reads the last face (the largest identity)
+    record_file = recordio.RecordFile(str(rec_path))
+    assert recordio.unpack(record_file.read_at(index[4]))[1] == samples[3][0]
     with pytest.raises(recordio.RecordIOError, match=f"truncated record at offset {index[5]}"):
-        faces.read(4)
+        record_file.read_at(index[5])
     result = subprocess.run(
         [sys.executable, "-m", "tfmfn.data", "inspect", str(tmp_path)], capture_output=True, text=True
     )
     assert result.returncode != 0
     error_lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
-    assert len(error_lines) == 1 and f"offset {index[5]}" in error_lines[0]
+    assert len(error_lines) == 1 and f"offset {index[6]}" in error_lines[0] and "copy or download" in error_lines[0]
 
 
 def test_mismatched_index_names_the_offset(tmp_path):
@@ -121,3 +123,14 @@ def test_cli_inspect_json(tmp_path):
     )
     summary = json.loads(result.stdout)
     assert summary["format"] == "rec" and summary["num_images"] == 8 and summary["num_classes"] == 4
+
+
+def test_identity_counts_that_disagree_with_the_labels_are_refused(tmp_path):
+    recordio.write_insightface_rec(tmp_path / "a", [(plain_jpeg(i), i // 2) for i in range(6)], (112, 112))
+    (tmp_path / "a" / "property").write_text("2,112,112")
+    with pytest.raises(recordio.RecordIOError, match=r"says 2 identities but .*train.rec holds 3; correct property to 3,112,112"):
+        recordio.InsightFaceRec(str(tmp_path / "a"))
+    recordio.write_insightface_rec(tmp_path / "b", [(plain_jpeg(i), label) for i, label in enumerate([0, 0, 1, 5])],
+                                   (112, 112))
+    with pytest.raises(recordio.RecordIOError, match=r"image 3: identity 5 is outside 0..2"):
+        recordio.InsightFaceRec(str(tmp_path / "b"))

@@ -1,12 +1,13 @@
 """Image folders with one sub-folder per identity (`root/<identity>/<image>`).
 
 Identities are numbered in sorted folder-name order, so the same tree always gets
-the same labels.
+the same labels; sub-folders without images are not identities.
 
 Example:
 
     >>> import os, tempfile
     >>> root = tempfile.mkdtemp()
+    >>> os.makedirs(os.path.join(root, "empty"))
     >>> for name in ("bob/1.jpg", "alice/1.jpg", "alice/2.png"):
     ...     os.makedirs(os.path.join(root, os.path.dirname(name)), exist_ok=True)
     ...     open(os.path.join(root, name), "wb").close()
@@ -24,14 +25,14 @@ def list_identity_folders(root):
     """(image paths, integer labels, identity names) of an identity-per-folder tree."""
     if not os.path.isdir(root):
         raise FileNotFoundError(f"{root}: no such folder; give a folder with one sub-folder per identity")
-    names = sorted(entry.name for entry in os.scandir(root) if entry.is_dir())
-    files, labels = [], []
-    for label, name in enumerate(names):
+    files, labels, names = [], [], []
+    for name in sorted(entry.name for entry in os.scandir(root) if entry.is_dir()):
         folder = os.path.join(root, name)
-        for file_name in sorted(os.listdir(folder)):
-            if file_name.lower().endswith(IMAGE_SUFFIXES):
-                files.append(os.path.join(folder, file_name))
-                labels.append(label)
+        images = [file_name for file_name in sorted(os.listdir(folder)) if file_name.lower().endswith(IMAGE_SUFFIXES)]
+        if images:
+            files.extend(os.path.join(folder, file_name) for file_name in images)
+            labels.extend([len(names)] * len(images))
+            names.append(name)
     if not files:
         raise ValueError(f"{root}: no images in identity sub-folders (expected {root}/<identity>/<image>)")
     return files, labels, names

@@ -163,11 +163,20 @@ class InsightFaceRec:
                 )
         self.record_file = RecordFile(rec_path)
         index = read_index(idx_path)
+        self.identities_in_header = None
         self.image_keys = self._image_keys(index)
         self.offsets = np.array([index[key] for key in self.image_keys], dtype=np.int64)
         property_path = os.path.join(folder, "property")
         self.property = read_property(property_path) if os.path.exists(property_path) else None
         self._num_classes = self.property[0] if self.property else None
+        if self.property and self.identities_in_header not in (None, self.property[0]):
+            raise RecordIOError(
+                f"{property_path} says {self.property[0]} identities but {rec_path} holds "
+                f"{self.identities_in_header}; correct property to {self.identities_in_header},"
+                f"{self.property[1]},{self.property[2]}"
+            )
+        if self._num_classes is not None and self.num_images:
+            self.read(self.num_images - 1)  # faces come sorted by identity: the last holds the largest label
 
     def _image_keys(self, index):
         if 0 not in index:
@@ -175,6 +184,8 @@ class InsightFaceRec:
         header, _ = unpack(self.record_file.read_at(index[0]), f"{self.record_file.path} record 0")
         if header.flag > 0:
             first_identity = int(header.label[0])
+            if header.flag > 1:
+                self.identities_in_header = int(header.label[1]) - first_identity
             return [key for key in range(1, first_identity) if key in index]
         return sorted(index)
 
@@ -194,8 +205,13 @@ class InsightFaceRec:
 
     def decode_record(self, record, position=None):
         header, image = unpack(record, f"{self.record_file.path} image {position}")
-        label = header.label[0] if header.flag > 0 else header.label
-        return image, int(label)
+        label = int(header.label[0] if header.flag > 0 else header.label)
+        if self._num_classes is not None and not 0 <= label < self._num_classes:
+            raise RecordIOError(
+                f"{self.record_file.path} image {position}: identity {label} is outside 0..{self._num_classes - 1} "
+                "(property's identity count); correct the property file"
+            )
+        return image, label
 
     def labels(self):
         """Every face's identity, in order (reads each record's header)."""
