@@ -135,6 +135,57 @@ def test_a_killed_run_resumes_to_the_uninterrupted_weights(tiny, tmp_path):
     assert [row.split(",")[column] for row in whole_log[1:]] == [row.split(",")[column] for row in resumed_log[1:]]
 
 
+def test_warm_up_rises_linearly_into_the_schedule(tiny, tmp_path):
+    recipe = tiny_config(tiny, tmp_path, steps=8, learning_rate=0.1, lr_boundaries=(6,), warmup_steps=4)
+    trainer = train.Trainer(recipe, tf.distribute.get_strategy(), pipeline.open_source(recipe.data))
+    assert [trainer.learning_rate(step) for step in range(8)] == pytest.approx(
+        [0.025, 0.05, 0.075, 0.1, 0.1, 0.1, 0.1, 0.01])
+    assert recipe.schedule_text() == "learning rate rising linearly over 4 steps to 0.1 to step 6, 0.01 to step 8"
+    with pytest.raises(ValueError, match="--warmup_steps must lie in 0 .. --steps - 1"):
+        tiny_config(tiny, tmp_path, warmup_steps=4)
+
+
+CLIPPED_STEP = """
+import json, sys, numpy as np, tensorflow as tf
+from tfmfn import config, train
+from tfmfn.data import pipeline
+def update_norm(strategy, data, model_dir, clip_norm):
+    recipe = config.make_config("synthetic", data=data, eval_bins=(), batch_size=16, steps=2, lr_boundaries=(),
+                                optimizer="sgd", momentum=0.0, learning_rate=0.5, clip_norm=clip_norm,
+                                model_dir=model_dir)
+    tf.keras.utils.set_random_seed(0)
+    trainer = train.Trainer(recipe, strategy, pipeline.open_source(data))
+    before = [weight.numpy() for weight in trainer.model.trainable_weights]
+    trainer.run_steps(iter(trainer.dataset(0)), 1)
+    after = [weight.numpy() for weight in trainer.model.trainable_weights]
+    return float(np.sqrt(sum(np.sum((a - b) ** 2) for a, b in zip(after, before))))
+"""
+
+
+def test_gradient_clipping_bounds_the_whole_steps_norm_on_one_device_and_two_replicas(tiny, tmp_path):
+    code = CLIPPED_STEP + textwrap.dedent(
+        f"""
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        data = {str(tiny / "train")!r}
+        norms = {{name: update_norm(strategy, data, {str(tmp_path)!r} + "/" + name, clip_norm)
+                 for name, strategy, clip_norm in (
+                     ("free", tf.distribute.OneDeviceStrategy("/cpu:0"), 0.0),
+                     ("one", tf.distribute.OneDeviceStrategy("/cpu:0"), 1e-3),
+                     ("mirrored", tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]), 1e-3))}}
+        print(json.dumps(norms))
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    norms = json.loads(result.stdout.strip().splitlines()[-1])
+    assert norms["free"] > 0.5 * 1e-2  # the unclipped step is far larger than the clipped one
+    # SGD without momentum: the step is the learning rate times the clipped gradient. Each replica clipping its
+    # own half would give up to twice that under two replicas.
+    assert norms["one"] == pytest.approx(0.5 * 1e-3, rel=1e-3)
+    assert norms["mirrored"] == pytest.approx(0.5 * 1e-3, rel=1e-3)
+
+
 def test_mirrored_replicas_follow_the_single_device_loss(tiny, tmp_path):
     code = textwrap.dedent(
         f"""

@@ -77,6 +77,8 @@ class TrainConfig:
     momentum: float = _setting(0.9, "SGD momentum.")
     lr_boundaries: tuple = _setting((36000, 52000, 58000), "Where the learning rate is multiplied by --lr_decay: steps, or fractions of --steps when all are below 1 (0.6,0.87,0.97); all inside the run.")
     lr_decay: float = _setting(0.1, "Factor applied at each boundary.")
+    warmup_steps: int = _setting(0, "Linear warm-up: the rate grows from 1/N of the schedule's to all of it over the first N steps (0: none).")
+    clip_norm: float = _setting(0.0, "Clip the gradients, summed over replicas, to this global norm (0: no clipping; insightface's arcface_torch uses 5).")
     weight_decay: float = _setting(4e-5, "Weight decay of the kernels up to the global operator (GDConv / pooling).")
     weight_decay_after_global: float = _setting(4e-4, "Weight decay of the kernels after it, the head included.")
     mixed_precision: bool = _setting(False, "mixed_float16 on GPUs, mixed_bfloat16 on TPUs; weights stay float32.")
@@ -99,6 +101,10 @@ class TrainConfig:
         for name in ("batch_size", "steps", "steps_per_loop", "log_every", "checkpoint_every", "eval_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name} must be at least 1, not {getattr(self, name)}")
+        if not 0 <= self.warmup_steps < self.steps:
+            raise ValueError(f"--warmup_steps must lie in 0 .. --steps - 1 ({self.steps - 1}), not {self.warmup_steps}")
+        if self.clip_norm < 0:
+            raise ValueError(f"--clip_norm must be positive, or 0 for no clipping, not {self.clip_norm}")
         self._check_schedule()
         if self.qat and not self.init_from:
             raise ValueError("--qat fine-tunes a trained model: give --init_from (a model_dir or embedder .keras)")
@@ -138,7 +144,8 @@ class TrainConfig:
     def schedule_text(self):
         """The learning rate over the run, in words."""
         rates, ends = self.learning_rates(), [*self.boundary_steps(), self.steps]
-        return "learning rate " + ", ".join(f"{rate:g} to step {end}" for rate, end in zip(rates, ends))
+        warmup = f"rising linearly over {self.warmup_steps} steps to " if self.warmup_steps else ""
+        return f"learning rate {warmup}" + ", ".join(f"{rate:g} to step {end}" for rate, end in zip(rates, ends))
 
     def learning_rates(self):
         """The learning rate before the first boundary, between each pair, after the last."""

@@ -169,6 +169,34 @@ def _save_head(head, folder):
     os.replace(partial, os.path.join(folder, HEAD_WEIGHTS))
 
 
+class LearningRate(keras.optimizers.schedules.LearningRateSchedule):
+    """The rate of a config at a step: piecewise constant at --lr_boundaries, after a linear warm-up.
+
+    Example:
+
+        >>> from tfmfn.config import make_config
+        >>> rate = LearningRate(make_config("paper_casia", warmup_steps=4))
+        >>> [round(float(rate(step)), 3) for step in (0, 1, 3, 36000, 36001)]
+        [0.025, 0.05, 0.1, 0.1, 0.01]
+    """
+
+    def __init__(self, config):
+        self.boundaries = list(config.boundary_steps())
+        self.rates = config.learning_rates()
+        self.warmup_steps = config.warmup_steps
+
+    def __call__(self, step):
+        step = tf.cast(step, tf.int64)
+        passed = tf.reduce_sum(tf.cast(step > tf.constant(self.boundaries, tf.int64, [len(self.boundaries)]), tf.int32))
+        rate = tf.gather(tf.constant(self.rates, tf.float32), passed)
+        if self.warmup_steps:
+            rate *= tf.minimum(1.0, tf.cast(step + 1, tf.float32) / self.warmup_steps)
+        return rate
+
+    def get_config(self):
+        return {"boundaries": self.boundaries, "rates": self.rates, "warmup_steps": self.warmup_steps}
+
+
 class Trainer:
     """One training run of `config` under `strategy`: models, optimiser, data and the step function."""
 
@@ -185,13 +213,8 @@ class Trainer:
             )
             self.model = heads.training_model(self.embedder, self.head)
             self.head_from_init = bool(config.init_from) and _load_initial_head(self.head, config.init_from)
-            if config.lr_boundaries:
-                self.schedule = keras.optimizers.schedules.PiecewiseConstantDecay(
-                    list(config.boundary_steps()), config.learning_rates()
-                )
-                rate = self.schedule
-            else:
-                self.schedule, rate = (lambda step: config.learning_rate), config.learning_rate
+            self.schedule = LearningRate(config)
+            rate = self.schedule if config.lr_boundaries or config.warmup_steps else config.learning_rate
             if config.optimizer == "sgd":
                 optimizer = keras.optimizers.SGD(rate, momentum=config.momentum)
             else:
@@ -251,7 +274,12 @@ class Trainer:
         gradients = tape.gradient(total, self.model.trainable_variables)
         if scaled:
             gradients = self.optimizer.get_unscaled_gradients(gradients)
-        self.optimizer.apply_gradients(zip(gradients, self.model.trainable_variables))
+        if self.config.clip_norm:  # the norm of the whole step: sum the replicas' shares first
+            gradients = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, gradients)
+            gradients, _ = tf.clip_by_global_norm(gradients, self.config.clip_norm)
+        self.optimizer.apply_gradients(
+            zip(gradients, self.model.trainable_variables), skip_gradients_aggregation=bool(self.config.clip_norm)
+        )
         correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), labels), tf.float32)
         return loss, penalty, tf.reduce_sum(correct) / self.config.batch_size
 
