@@ -5,6 +5,7 @@ conversion writes and reports, not the accuracy of int8 (README: measured figure
 """
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -77,7 +78,8 @@ def test_uint8_and_float_io(trained, tmp_path):
 
 
 def test_int8_from_a_float_model_fine_tunes_under_qat_first(trained, tmp_path):
-    model_dir, _ = trained
+    model_dir = tmp_path / "float"
+    shutil.copytree(trained[0], model_dir)
     settings = dict(qat_steps=2, qat_dir=str(tmp_path / "qat"))
     report = convert.convert(request(model_dir, tmp_path, "qat.tflite", **settings), say=lambda *a: None)
     assert report["quantization"] == "int8 qat" and report["float_ops"] == {} and report["fully_delegated"]
@@ -87,6 +89,15 @@ def test_int8_from_a_float_model_fine_tunes_under_qat_first(trained, tmp_path):
     again = convert.convert(request(tmp_path / "qat", tmp_path, "qat2.tflite"), say=lambda *a: None)
     assert again["ops"] == report["ops"]  # a QAT model converts as it is, no second fine-tuning
     assert json.loads((tmp_path / "qat" / "export" / "model_card.json").read_text()) == card
+    started_from = json.loads((tmp_path / "qat" / "init_from.json").read_text())
+    assert started_from["file"] == str(model_dir / "export" / "embedder.keras")
+
+    retrained = embedder.load_keras_model(started_from["file"])  # the float model trained further since
+    retrained.set_weights([weight * 1.01 for weight in retrained.get_weights()])
+    retrained.save(started_from["file"])
+    with pytest.raises(ValueError, match=r"qat started from other weights than .*embedder.keras holds now"):
+        convert.convert(request(model_dir, tmp_path, "stale.tflite", **settings), say=lambda *a: None)
+    assert not (tmp_path / "stale.tflite").exists()
 
 
 def test_float_ops_in_an_int8_model_are_refused(trained, tmp_path):

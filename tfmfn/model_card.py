@@ -14,6 +14,7 @@ Example:
 """
 
 import datetime
+import hashlib
 import json
 import os
 
@@ -21,6 +22,15 @@ from tfmfn import preprocess
 
 CARD_FILE = "model_card.json"
 FORMAT = "tfmfn-model-card/1"
+
+
+def file_sha256(path):
+    """The hex SHA-256 of a file: which weights a card or a run refers to."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def make_card(embedder, model_name, training=None, evaluation=None, qat=False, normalization=None):

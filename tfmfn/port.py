@@ -46,7 +46,6 @@ Example (a zoo model written as float32 .tflite, imported back):
 """
 
 import dataclasses
-import hashlib
 import json
 import os
 
@@ -612,14 +611,6 @@ def check_import(imported, faces, normalization):
     return difference
 
 
-def sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def check_faces(folder, input_size, count=32, seed=0):
     """uint8 faces to check an import on: `count` images of `folder`, or, without one, random pixels
     (they exercise every weight as well; real faces also check the range the model is used in)."""
@@ -671,7 +662,7 @@ def port(request, say=print):
                             "padding": imported.padding,
                             "table": [dataclasses.asdict(row) for row in imported.table]}
     card["imported"] = {
-        "file": os.path.abspath(source.path), "format": source.format, "sha256": sha256(source.path),
+        "file": os.path.abspath(source.path), "format": source.format, "sha256": model_card.file_sha256(source.path),
         "provenance": request.provenance or _provenance(source.path),
         "checked_against": source.runtime, "check_images": "faces from " + request.faces if request.faces else
         "random images", "max_difference": difference,

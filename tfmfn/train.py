@@ -12,6 +12,7 @@ step, learning rate and place in the data. MODEL_DIR holds:
 | path                        | what                                                          |
 |-----------------------------|---------------------------------------------------------------|
 | `config.json`               | the run's config (a resumed run must train the same thing)    |
+| `init_from.json`            | with `--init_from`: the file it started from and its SHA-256   |
 | `checkpoints/`              | model, head and optimiser every `--checkpoint_every` steps    |
 | `logs/`                     | TensorBoard scalars: loss, learning rate, verification        |
 | `train_log.csv`, `eval_log.csv`, `curves.png` | the same as tables and a plot              |
@@ -53,6 +54,7 @@ from tfmfn.embedder import (
 from tfmfn.models import table
 
 CONFIG_FILE = "config.json"
+INIT_FILE = "init_from.json"
 CHECKPOINT_FOLDER = "checkpoints"
 BEST_FOLDER = "best"
 BEST_WEIGHTS = "embedder.weights.h5"
@@ -462,8 +464,9 @@ class _ResumedProgbar(keras.utils.Progbar):
         return super()._estimate_step_duration(max(current - self._initial, 0), now)
 
 
-def prepare_model_dir(config):
-    """Creates or reopens `config.model_dir`; refuses one that trained something else."""
+def prepare_model_dir(config, started_from=None):
+    """Creates or reopens `config.model_dir`; refuses one that trained something else. Records
+    `started_from` (`initial_weights(config)`) the first time."""
     os.makedirs(config.model_dir, exist_ok=True)
     path = os.path.join(config.model_dir, CONFIG_FILE)
     if os.path.exists(path):
@@ -477,6 +480,28 @@ def prepare_model_dir(config):
             )
     with open(path, "w") as stream:
         stream.write(config.to_json())
+    record = os.path.join(config.model_dir, INIT_FILE)
+    if started_from and not os.path.exists(record):
+        with open(record, "w") as stream:
+            json.dump(started_from, stream, indent=2)
+
+
+def initial_weights(config):
+    """{file, sha256} of `--init_from`; raises ValueError when `config.model_dir` started from other
+    weights (the float model was retrained since, and the run holds a fine-tuning of the old one)."""
+    weights = os.path.abspath(resolve_model_path(config.init_from))
+    started_from = {"file": weights, "sha256": model_card.file_sha256(weights)}
+    record = os.path.join(config.model_dir, INIT_FILE)
+    if os.path.exists(record):
+        with open(record) as stream:
+            recorded = json.load(stream)
+        if recorded["sha256"] != started_from["sha256"]:
+            raise ValueError(
+                f"{config.model_dir} started from other weights than {weights} holds now (sha256 "
+                f"{recorded['sha256'][:12]} then, {started_from['sha256'][:12]} now): it fine-tuned the earlier "
+                "model; delete it or give another --model_dir (tfmfn.convert: --qat_dir)"
+            )
+    return started_from
 
 
 def _check_data(config):
@@ -517,10 +542,11 @@ def _train(config, strategy, verbose):
     chief = is_chief(strategy)
     source = pipeline.open_source(config.data)
     pipeline.check_training_source(source, config.batch_size)
+    started_from = initial_weights(config) if config.init_from else None
     trainer = Trainer(config, strategy, source)
     evaluator = Evaluator(config.eval_bins, config, trainer.input_size) if config.eval_bins else None
     if chief:
-        prepare_model_dir(config)
+        prepare_model_dir(config, started_from)
     write_dir = config.model_dir if chief else tempfile.mkdtemp()
     manager = tf.train.CheckpointManager(
         trainer.checkpoint, os.path.join(write_dir, CHECKPOINT_FOLDER), config.keep_checkpoints, checkpoint_name="ckpt"
