@@ -118,7 +118,7 @@ class TrainConfig:
     def _check_schedule(self):
         given = ",".join(f"{boundary:g}" for boundary in self.lr_boundaries)
         fractions = [0 < boundary < 1 for boundary in self.lr_boundaries]
-        if any(fractions) and not all(fractions):
+        if any(fractions) and not self._boundaries_are_fractions():
             raise ValueError(f"--lr_boundaries {given}: give all as steps or all as fractions of --steps (below 1)")
         if not any(fractions) and any(boundary != int(boundary) or boundary < 1 for boundary in self.lr_boundaries):
             raise ValueError(f"--lr_boundaries {given}: steps are whole numbers from 1, fractions lie between 0 and 1")
@@ -135,9 +135,12 @@ class TrainConfig:
                 "for a constant rate"
             )
 
+    def _boundaries_are_fractions(self):
+        return bool(self.lr_boundaries) and all(0 < boundary < 1 for boundary in self.lr_boundaries)
+
     def boundary_steps(self):
         """--lr_boundaries in steps: fractions of --steps become the step they fall on (at least 1)."""
-        if self.lr_boundaries and all(0 < boundary < 1 for boundary in self.lr_boundaries):
+        if self._boundaries_are_fractions():
             return tuple(max(1, round(boundary * self.steps)) for boundary in self.lr_boundaries)
         return tuple(int(boundary) for boundary in self.lr_boundaries)
 

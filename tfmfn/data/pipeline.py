@@ -54,7 +54,8 @@ class FaceSource:
     def samples(self, seed=None):
         """(encoded image bytes, label) for every image (for conversion and inspection): in order, or
         with a `seed` in a random order drawn from it (TFRecords: through a shuffle buffer)."""
-        order = range(self.num_images) if seed is None else np.random.default_rng(seed).permutation(self.num_images)
+        if self.format != "tfrecord":
+            order = range(self.num_images) if seed is None else np.random.default_rng(seed).permutation(self.num_images)
         if self.format == "rec":
             for position in order:
                 yield self.reader.read(int(position))

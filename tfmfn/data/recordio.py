@@ -163,8 +163,7 @@ class InsightFaceRec:
                 )
         self.record_file = RecordFile(rec_path)
         index = read_index(idx_path)
-        self.identities_in_header = None
-        self.image_keys = self._image_keys(index)
+        self.image_keys, self.identities_in_header = self._image_keys(index)
         self.offsets = np.array([index[key] for key in self.image_keys], dtype=np.int64)
         property_path = os.path.join(folder, "property")
         self.property = read_property(property_path) if os.path.exists(property_path) else None
@@ -179,15 +178,15 @@ class InsightFaceRec:
             self.read(self.num_images - 1)  # faces come sorted by identity: the last holds the largest label
 
     def _image_keys(self, index):
+        """(keys of the face records, identities the header record announces or None)."""
         if 0 not in index:
-            return sorted(index)
+            return sorted(index), None
         header, _ = unpack(self.record_file.read_at(index[0]), f"{self.record_file.path} record 0")
         if header.flag > 0:
             first_identity = int(header.label[0])
-            if header.flag > 1:
-                self.identities_in_header = int(header.label[1]) - first_identity
-            return [key for key in range(1, first_identity) if key in index]
-        return sorted(index)
+            identities = int(header.label[1]) - first_identity if header.flag > 1 else None
+            return [key for key in range(1, first_identity) if key in index], identities
+        return sorted(index), None
 
     @property
     def num_images(self):
