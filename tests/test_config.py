@@ -26,6 +26,19 @@ def test_presets_differ_only_where_they_say():
     assert synthetic.batch_size == 32 and synthetic.optimizer == "adam"
 
 
+def test_two_stage_presets_are_insightfaces_mobilefacenet_recipe():
+    """deepinsight/insightface issue 214: softmax at 0.1 for 120K steps, then paper_ms1m's ArcFace from it."""
+    softmax, arcface, one_stage = (config.make_config(name) for name in ("ms1m_softmax", "ms1m_arcface", "paper_ms1m"))
+    assert (softmax.head, softmax.learning_rate, softmax.lr_boundaries, softmax.steps) == ("softmax", 0.1, (), 120000)
+    assert (softmax.batch_size, softmax.weight_decay_after_global) == (512, 4e-4)
+    assert arcface.init_from == softmax.model_dir
+    apart_from_where = {"preset": None, "init_from": None, "model_dir": None}
+    assert {**vars(arcface), **apart_from_where} == {**vars(one_stage), **apart_from_where}
+    first, second = config.make_config("synthetic_softmax"), config.make_config("synthetic_arcface")
+    assert (first.head, second.head, second.init_from) == ("softmax", "arcface", first.model_dir)
+    assert first.steps + second.steps == config.make_config("synthetic").steps
+
+
 def test_overrides_and_their_errors():
     tuned = config.make_config("paper_casia", batch_size=256, data="x", steps=None)
     assert tuned.batch_size == 256 and tuned.data == "x" and tuned.steps == 60000  # None keeps the preset
@@ -33,8 +46,8 @@ def test_overrides_and_their_errors():
         config.make_config("casia")
     with pytest.raises(ValueError, match="unknown config fields: batch"):
         config.make_config("synthetic", batch=3)
-    with pytest.raises(ValueError, match="--head=softmax is not one of"):
-        config.make_config("synthetic", head="softmax")
+    with pytest.raises(ValueError, match="--head=sphereface is not one of"):
+        config.make_config("synthetic", head="sphereface")
     with pytest.raises(ValueError, match="--lr_boundaries must increase"):
         config.make_config("synthetic", lr_boundaries=(5, 3))
     with pytest.raises(ValueError, match="--steps must be at least 1"):
@@ -84,5 +97,7 @@ def test_json_round_trip_and_what_may_change_on_resume():
 
 def test_head_arguments():
     assert config.make_config("synthetic").head_arguments() == {"s": 32.0, "m": 0.3}
+    assert config.make_config("synthetic_softmax").head_arguments() == {}
+    assert config.make_config("synthetic", head="normface").head_arguments() == {"s": 32.0}
     combined = config.make_config("paper_casia", head="combined", combined_margins=(1.0, 0.4, 0.1))
     assert combined.head_arguments() == {"s": 64.0, "m1": 1.0, "m2": 0.4, "m3": 0.1}

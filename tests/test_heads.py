@@ -66,6 +66,22 @@ def test_logits_equal_numpy_reference(head, params):
     assert (logits[np.arange(len(labels)), labels] < scale * (np.cos(0.0) + 1e-6)).all()
 
 
+def test_normface_and_softmax_logits():
+    rng = np.random.default_rng(5)
+    kernel = rng.normal(size=(EMBEDDING_SIZE, NUM_CLASSES)).astype(np.float32)
+    bias = rng.normal(size=NUM_CLASSES).astype(np.float32)
+    embeddings, labels = awkward_batch(kernel, rng)
+    normface, softmax = heads.NormFace(NUM_CLASSES, s=30.0), heads.Softmax(NUM_CLASSES)
+    for head in (normface, softmax):
+        head.build([(None, EMBEDDING_SIZE), (None,)])
+        head.kernel.assign(kernel)
+    softmax.bias.assign(bias)
+    expected = reference_logits(embeddings.astype(np.float64), kernel.astype(np.float64), labels, 30.0, 1.0, 0.0, 0.0)
+    np.testing.assert_allclose(normface([embeddings, labels]).numpy() / 30.0, expected / 30.0, atol=1e-5)
+    np.testing.assert_allclose(softmax([embeddings, labels]).numpy(), embeddings @ kernel + bias, rtol=1e-5, atol=1e-5)
+    assert [weight.name.split("/")[-1] for weight in softmax.weights] == ["kernel:0", "bias:0"]
+
+
 def test_arcface_fallback_region_is_used():
     head = heads.ArcFace(NUM_CLASSES, s=1.0, m=0.5)
     angles = tf.constant([0.1, np.pi - 0.6, np.pi - 0.4, np.pi], tf.float32)
@@ -75,7 +91,7 @@ def test_arcface_fallback_region_is_used():
 
 
 @pytest.mark.parametrize("policy", ["float32", "mixed_float16"])
-@pytest.mark.parametrize("head_class", [heads.ArcFace, heads.CosFace, heads.CombinedMargin])
+@pytest.mark.parametrize("head_class", [heads.ArcFace, heads.CosFace, heads.CombinedMargin, heads.NormFace, heads.Softmax])
 def test_values_and_gradients_finite_at_cos_plus_minus_one(policy, head_class):
     keras.mixed_precision.set_global_policy(policy)
     try:
@@ -105,12 +121,14 @@ def test_values_and_gradients_finite_at_cos_plus_minus_one(policy, head_class):
 
 
 def test_config_round_trip():
-    for head in (heads.ArcFace(10, s=32.0, m=0.4), heads.CosFace(10, m=0.3), heads.CombinedMargin(10, m1=1.1)):
+    for head in (heads.ArcFace(10, s=32.0, m=0.4), heads.CosFace(10, m=0.3), heads.CombinedMargin(10, m1=1.1),
+                 heads.NormFace(10, s=16.0), heads.Softmax(10)):
         clone = type(head).from_config(head.get_config())
         assert clone.get_config() == head.get_config()
     assert heads.ArcFace(10, s=32.0, m=0.4).get_config()["m"] == 0.4
-    with pytest.raises(ValueError, match="at least 2 classes"):
-        heads.ArcFace(1)
+    for head_class in heads.HEADS.values():
+        with pytest.raises(ValueError, match="at least 2 classes"):
+            head_class(1)
 
 
 def test_training_model_wraps_embedder_without_changing_it():

@@ -243,7 +243,7 @@ def test_qat_fine_tune_starts_from_the_model_and_its_head(tiny, trained, tmp_pat
     trainer = train.Trainer(recipe, tf.distribute.get_strategy(), train.pipeline.open_source(recipe.data))
     assert quantize.is_quantized(trainer.embedder) and trainer.head_from_init
     with np.load(trained / "export" / train.HEAD_WEIGHTS) as saved:
-        np.testing.assert_array_equal(trainer.head.get_weights()[0], saved[saved.files[0]])
+        np.testing.assert_array_equal(trainer.head.get_weights()[0], saved["kernel"])
     decayed = {weight.name for weight, _ in train.decayed_kernels(trainer.embedder, trainer.head, recipe)}
     assert decayed and not any(quantize.NEGATIVE_PART_SUFFIX in name for name in decayed)
     assert any("linear1x1_10" in name for name in decayed)

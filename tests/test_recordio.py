@@ -82,6 +82,25 @@ def test_one_corrupt_jpeg_is_counted_and_the_rest_read(tmp_path):
     assert labels == [label for index, (_, label) in enumerate(samples) if index != 4]
 
 
+@pytest.mark.parametrize("training", [True, False])
+def test_a_damaged_region_stops_the_pipeline_with_its_offset(tmp_path, training):
+    """Zeroed bytes in the middle of a .rec: every read of those records fails; skipping them with a warning
+    each would repeat every epoch (forever, if the region were the whole file)."""
+    samples = [(plain_jpeg(i), i % 3) for i in range(12)]
+    recordio.write_insightface_rec(tmp_path, samples, (112, 112))
+    offsets = recordio.read_index(tmp_path / "train.idx")
+    with open(tmp_path / "train.rec", "r+b") as stream:
+        stream.seek(offsets[4])
+        stream.write(b"\0" * (offsets[7] - offsets[4]))
+    source = pipeline.open_source(str(tmp_path))
+    batches = pipeline.make_dataset(source, batch_size=4, training=training)
+    damaged = "|".join(str(offsets[key]) for key in (4, 5, 6))
+    with pytest.raises(pipeline.DamagedDataError, match=f"no RecordIO magic at offset ({damaged}) .*tfmfn.data inspect"):
+        with pipeline.damaged_data_errors(source):
+            for _ in zip(range(10), batches):
+                pass
+
+
 def test_truncated_rec_fails_with_the_offset(tmp_path):
     samples = [(plain_jpeg(i), i % 2) for i in range(6)]
     recordio.write_insightface_rec(tmp_path, samples, (112, 112))

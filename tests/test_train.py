@@ -17,8 +17,8 @@ import tensorflow as tf
 import tf_keras as keras
 
 from tfmfn import config as configs
-from tfmfn import heads, models, train
-from tfmfn.data import pipeline, synth
+from tfmfn import heads, models, storage, train
+from tfmfn.data import pipeline, synth, tfrecord
 
 
 @pytest.fixture(scope="module")
@@ -261,6 +261,102 @@ def test_mixed_precision_computes_float32s_loss_and_exports_float32(tiny, tmp_pa
     # loss scale starts at 2**15 and skips the first updates while it overflows (a few steps of a long run).
     assert losses["mixed"][0] == pytest.approx(losses["float32"][0], rel=1e-3)
     assert all(np.isfinite(losses["mixed"]))
+
+
+@pytest.mark.parametrize("first, then", [(False, True), (True, False)], ids=["float32_then_mixed", "mixed_then_float32"])
+def test_a_run_resumes_with_mixed_precision_switched(tiny, tmp_path, first, then):
+    """A TPU run (bfloat16, no loss scale) continued on a GPU (float16, loss scale), and back: the checkpoint
+    holds the same variables either way."""
+    card = train.train(tiny_config(tiny, tmp_path, steps=1, mixed_precision=first), verbose=False)
+    trained = keras.models.load_model(tmp_path / "export" / "embedder.keras", compile=False).get_weights()
+    reopened = train.train(tiny_config(tiny, tmp_path, steps=1, mixed_precision=then), verbose=False)
+    assert reopened["training"]["steps_trained"] == card["training"]["steps_trained"] == 1
+    for restored, saved in zip(
+            keras.models.load_model(tmp_path / "export" / "embedder.keras", compile=False).get_weights(), trained):
+        np.testing.assert_array_equal(restored, saved)
+    continued = train.train(tiny_config(tiny, tmp_path, steps=3, mixed_precision=then), verbose=False)
+    assert continued["training"]["steps_trained"] == 3
+    logged = [row.split(",")[0] for row in (tmp_path / "train_log.csv").read_text().splitlines()[1:]]
+    assert logged == ["1", "2", "3"]
+    if then:  # and float16 continued as float16 keeps its loss scale
+        checkpoint = tf.train.latest_checkpoint(tmp_path / "checkpoints")
+        saved = tf.train.load_variable(checkpoint, "loss_scale/current_loss_scale/.ATTRIBUTES/VARIABLE_VALUE")
+        keras.mixed_precision.set_global_policy("mixed_float16")
+        try:
+            recipe = tiny_config(tiny, tmp_path, steps=3, mixed_precision=True)
+            trainer = train.Trainer(recipe, tf.distribute.get_strategy(), pipeline.open_source(recipe.data), checkpoint)
+        finally:
+            keras.mixed_precision.set_global_policy("float32")
+        assert float(trainer.optimizer.loss_scale) == saved < 2.0**15 and trainer.step == 3
+
+
+def test_two_stages_softmax_then_arcface_from_the_cli(tiny, tmp_path):
+    """insightface's MobileFaceNet recipe: a softmax head first, then ArcFace from its weights and class centres."""
+    stage_one, stage_two = tmp_path / "softmax", tmp_path / "arcface"
+    softmax = run_cli("--config", "synthetic_softmax", *cli_arguments(tiny, stage_one, "--steps", "2"))
+    assert softmax.returncode == 0, softmax.stderr[-3000:]
+    with np.load(stage_one / "export" / train.HEAD_WEIGHTS) as saved:
+        assert sorted(saved.files) == ["bias", "kernel"]
+        centres = saved["kernel"]
+    arcface = run_cli("--config", "synthetic_arcface", "--init_from", str(stage_one),
+                      *cli_arguments(tiny, stage_two, "--steps", "2"))
+    assert arcface.returncode == 0, arcface.stderr[-3000:]
+    assert "head from its export" in arcface.stdout
+    card = json.loads((stage_two / "export" / "model_card.json").read_text())
+    assert card["training"]["config"]["head"] == "arcface" and card["training"]["head_from_initial_weights"]
+    assert card["training"]["initial_weights"] == str(stage_one / "export" / "embedder.keras")
+
+    recipe = tiny_config(tiny, tmp_path / "fresh", init_from=str(stage_one))
+    trainer = train.Trainer(recipe, tf.distribute.get_strategy(), pipeline.open_source(recipe.data))
+    assert isinstance(trainer.head, heads.ArcFace)
+    np.testing.assert_array_equal(trainer.head.kernel.numpy(), centres)
+    first = keras.models.load_model(stage_one / "export" / "embedder.keras", compile=False)
+    for started, trained in zip(trainer.embedder.get_weights(), first.get_weights()):
+        np.testing.assert_array_equal(started, trained)
+
+
+def test_the_softmax_heads_bias_is_not_decayed(tiny, tmp_path):
+    recipe = tiny_config(tiny, tmp_path, head="softmax")
+    trainer = train.Trainer(recipe, tf.distribute.get_strategy(), pipeline.open_source(recipe.data))
+    decayed = {weight.name: decay for weight, decay in train.decayed_kernels(trainer.embedder, trainer.head, recipe)}
+    assert decayed[trainer.head.kernel.name] == recipe.weight_decay_after_global
+    assert trainer.head.bias.name not in decayed
+
+
+def test_a_run_folder_and_its_data_live_on_tensorflows_file_systems(tiny, tmp_path, monkeypatch):
+    """gs:// cannot be reached here: TensorFlow's in-memory ram:// goes through the same tf.io.gfile calls."""
+    monkeypatch.chdir(tmp_path)
+    root = "ram://tfmfn-train-test"
+    data = f"{root}/tfrecords/tiny"
+    tfrecord.write_tfrecords(pipeline.open_source(str(tiny / "train")).samples(seed=0), data, num_shards=2)
+    model_dir = f"{root}/runs/tiny"
+    settings = dict(data=data, eval_bins=(str(tiny / "val.bin"),), eval_every=2)
+    train.train(tiny_config(tiny, model_dir, steps=2, **settings), verbose=False)
+    card = train.train(tiny_config(tiny, model_dir, steps=3, **settings), verbose=False)
+    assert card["training"]["steps_trained"] == 3 and card["training"]["data"]["path"] == data
+    assert list(tmp_path.iterdir()) == []  # nothing local, no folder named ram:
+    assert tf.train.latest_checkpoint(f"{model_dir}/checkpoints").endswith("ckpt-3")
+    for name in ("config.json", "train_log.csv", "eval_log.csv", "curves.png", "best/best.json",
+                 "best/embedder.weights.h5", "best/roc.png", "export/embedder.keras", "export/head.npz",
+                 "export/model_card.json", "export/roc.png"):
+        assert storage.exists(f"{model_dir}/{name}"), name
+    assert not tf.io.gfile.glob(f"{model_dir}/*/partial.*")
+    logged = [row.split(",")[0] for row in storage.read_text(f"{model_dir}/train_log.csv").splitlines()[1:]]
+    assert logged == ["1", "2", "3"]
+    assert tf.io.gfile.glob(f"{model_dir}/logs/events.out.tfevents.*")
+    assert json.loads(storage.read_text(f"{model_dir}/export/model_card.json"))["training"]["steps_trained"] == 3
+    with storage.local_copy(f"{model_dir}/export/embedder.keras") as local:
+        exported = keras.models.load_model(local, compile=False)
+    assert exported.output_shape == (None, 128)
+
+
+def test_the_card_records_paths_usable_from_another_working_directory(tiny, tmp_path, monkeypatch):
+    monkeypatch.chdir(tiny)
+    card = train.train(tiny_config(tiny, tmp_path / "run", data="train", eval_bins=("val.bin",), steps=1),
+                       verbose=False)
+    recorded = card["training"]["config"]
+    assert (recorded["data"], list(recorded["eval_bins"])) == (str(tiny / "train"), [str(tiny / "val.bin")])
+    assert card["training"]["data"]["path"] == str(tiny / "train")
 
 
 def test_cli_trains_evaluates_exports_and_reruns(tiny, tmp_path):

@@ -4,12 +4,16 @@
 (CASIA-WebFace, Section 4.1); a preset overrides a few fields, and flags (or
 keyword arguments) override the preset.
 
-| preset          | data            | batch | optimiser           | lr schedule                           | steps  |
-|-----------------|-----------------|-------|---------------------|---------------------------------------|--------|
-| `paper_casia`   | CASIA-WebFace   | 512   | SGD, momentum 0.9   | 0.1, /10 at 36K, 52K, 58K             | 60K    |
-| `paper_ms1m`    | refined MS1M    | 512   | SGD, momentum 0.9   | 0.1, /10 at 100K, 140K, 160K          | 180K   |
-| `synthetic`     | `runs/synth`    | 32    | Adam                | 2e-3, /10 at 240, 280                 | 300    |
-| `synthetic_qat` | `runs/synth`    | 32    | Adam                | 2e-5 (QAT from `runs/synthetic`)      | 100    |
+| preset              | data          | head             | batch | optimiser         | lr schedule                       | steps |
+|---------------------|---------------|------------------|-------|-------------------|-----------------------------------|-------|
+| `paper_casia`       | CASIA-WebFace | ArcFace 64, 0.5  | 512   | SGD, momentum 0.9 | 0.1, /10 at 36K, 52K, 58K         | 60K   |
+| `paper_ms1m`        | refined MS1M  | ArcFace 64, 0.5  | 512   | SGD, momentum 0.9 | 0.1, /10 at 100K, 140K, 160K      | 180K  |
+| `ms1m_softmax`      | refined MS1M  | softmax          | 512   | SGD, momentum 0.9 | 0.1                               | 120K  |
+| `ms1m_arcface`      | refined MS1M  | ArcFace 64, 0.5  | 512   | SGD, momentum 0.9 | 0.1, /10 at 100K, 140K, 160K, from `runs/ms1m_softmax` | 180K |
+| `synthetic`         | `runs/synth`  | ArcFace 32, 0.3  | 32    | Adam              | 2e-3, /10 at 240, 280             | 300   |
+| `synthetic_softmax` | `runs/synth`  | softmax          | 32    | Adam              | 2e-3                              | 150   |
+| `synthetic_arcface` | `runs/synth`  | ArcFace 32, 0.3  | 32    | Adam              | 2e-3, /10 at 120, 140, from `runs/synthetic_softmax` | 150 |
+| `synthetic_qat`     | `runs/synth`  | ArcFace 32, 0.3  | 32    | Adam              | 2e-5 (QAT from `runs/synthetic`)  | 100   |
 
 `lr_boundaries` are steps, or fractions of `steps` when all lie below 1, and
 every decay must fall inside the run (`make_config("paper_casia", steps=20000)`
@@ -19,8 +23,13 @@ All decay weights by 4e-5, and by 4e-4 in the layers after the global
 operator (the linear 1x1 after the GDConv, and the margin head), as the paper
 does. The paper gives no MS1M schedule: `paper_ms1m` keeps its optimiser,
 batch and weight decay with the ArcFace schedule that insightface's authors
-published for MobileFaceNet on MS1M (deepinsight/insightface issue 214; there
-after a softmax warm-up, here in one stage). `synthetic` is sized to train the
+published for MobileFaceNet on MS1M (deepinsight/insightface issue 214), in one
+stage. Their recipe has two: a plain softmax head at 0.1 for 120K steps
+(`ms1m_softmax`), then ArcFace from its weights and class centres
+(`ms1m_arcface`, which is `paper_ms1m` started `--init_from runs/ms1m_softmax`);
+MobileFaceNet trained with ArcFace from scratch is reported to stall there.
+`synthetic_softmax` and `synthetic_arcface` are the same two stages on the
+embedded synthetic data, 150 steps each. `synthetic` is sized to train the
 embedded synthetic data on 2 CPU cores in about 5 minutes; `synthetic_qat`
 fine-tunes its result (`runs/synthetic`) under quantization-aware training
 (`--qat --init_from`), BatchNorm statistics frozen, as `tfmfn.convert --int8`
@@ -40,7 +49,7 @@ Example:
 import dataclasses
 import json
 
-HEAD_CHOICES = ("arcface", "cosface", "combined")
+HEAD_CHOICES = ("arcface", "cosface", "combined", "normface", "softmax")
 OPTIMIZER_CHOICES = ("sgd", "adam")
 STRATEGY_CHOICES = ("auto", "default", "mirrored", "multi_worker", "tpu")
 
@@ -57,8 +66,8 @@ class TrainConfig:
     # What is trained.
     model: str = _setting("mobilefacenet", "Zoo model (`python -m tfmfn.models` lists them).")
     embedding_size: int = _setting(None, "Embedding width (default: the model's own, 128 for most).")
-    head: str = _setting("arcface", "Margin head: arcface, cosface or combined.")
-    scale: float = _setting(64.0, "The head's scale s.")
+    head: str = _setting("arcface", "Classification head: arcface, cosface, combined (margins), normface (no margin) or softmax (plain, for a first stage).")
+    scale: float = _setting(64.0, "The head's scale s (not used by softmax).")
     margin: float = _setting(0.5, "ArcFace's additive angular margin, or CosFace's cosine margin.")
     combined_margins: tuple = _setting((1.0, 0.3, 0.2), "m1,m2,m3 of the combined head: cos(m1*theta + m2) - m3.")
     init_from: str = _setting(None, "Start from a trained model: a model_dir, its export/ folder or an embedder .keras file (the head's weights come along when the identities match).")
@@ -155,7 +164,11 @@ class TrainConfig:
         return [self.learning_rate * self.lr_decay**index for index in range(len(self.lr_boundaries) + 1)]
 
     def head_arguments(self):
-        """Keyword arguments of the margin head besides the number of classes."""
+        """Keyword arguments of the head besides the number of classes."""
+        if self.head == "softmax":
+            return {}
+        if self.head == "normface":
+            return {"s": self.scale}
         if self.head == "combined":
             m1, m2, m3 = self.combined_margins
             return {"s": self.scale, "m1": m1, "m2": m2, "m3": m3}
@@ -188,6 +201,15 @@ PRESETS = {
         "checkpoint_every": 50,
         "eval_every": 100,
     },
+}
+PRESETS["ms1m_softmax"] = {"head": "softmax", "steps": 120000, "lr_boundaries": (), "model_dir": "runs/ms1m_softmax"}
+PRESETS["ms1m_arcface"] = {**PRESETS["paper_ms1m"], "init_from": "runs/ms1m_softmax", "model_dir": "runs/ms1m_arcface"}
+PRESETS["synthetic_softmax"] = {
+    **PRESETS["synthetic"], "head": "softmax", "steps": 150, "lr_boundaries": (), "model_dir": "runs/synthetic_softmax",
+}
+PRESETS["synthetic_arcface"] = {
+    **PRESETS["synthetic"], "init_from": "runs/synthetic_softmax", "model_dir": "runs/synthetic_arcface",
+    "steps": 150, "lr_boundaries": (120, 140),
 }
 PRESETS["synthetic_qat"] = {
     **PRESETS["synthetic"],

@@ -352,7 +352,7 @@ def _fine_tune(model_path, card, request, say):
         return embedder.resolve_model_path(model_dir)
     trained = configs.TrainConfig.from_json(json.dumps(card["training"]["config"]))
     config = dataclasses.replace(
-        trained, init_from=model_path, qat=True, model_dir=model_dir, steps=request.qat_steps,
+        trained, init_from=os.path.abspath(model_path), qat=True, model_dir=model_dir, steps=request.qat_steps,
         optimizer="adam", learning_rate=request.qat_learning_rate, lr_boundaries=(),
         eval_every=request.qat_steps, checkpoint_every=request.qat_steps,
         log_every=max(1, min(trained.log_every, request.qat_steps)),

@@ -1,8 +1,13 @@
-"""Margin heads for training: ArcFace, CosFace and insightface's combined margin.
+"""Classification heads for training: ArcFace, CosFace, insightface's combined margin, NormFace, softmax.
 
 A head holds one weight vector per identity and maps (embedding, label) to
-logits: s * cos(theta_j) for every class j, with the label's class replaced by
-s * (cos(m1 * theta + m2) - m3). ArcFace is (1, m, 0), CosFace is (1, 0, m).
+logits. The margin heads give s * cos(theta_j) for every class j, with the
+label's class replaced by s * (cos(m1 * theta + m2) - m3): ArcFace is (1, m, 0),
+CosFace is (1, 0, m), NormFace (Wang et al. 2017) is (1, 0, 0), no margin.
+`Softmax` is the plain fully connected classifier w_j . x + b_j, the first
+stage of insightface's two-stage MobileFaceNet recipe: its kernel has the
+margin heads' shape, so an ArcFace run started `--init_from` a softmax run
+starts from its class centres.
 When m1 * theta + m2 passes pi the margin stops being monotonic in theta; there
 the target logit falls back to s * (cos(theta) - m3 - m2 * sin(m2)), insightface's
 standard fallback (`th`, `mm`) that keeps pushing theta down.
@@ -144,7 +149,61 @@ class CosFace(CombinedMargin):
         return config
 
 
-HEADS = {"arcface": ArcFace, "cosface": CosFace, "combined": CombinedMargin}
+@keras.saving.register_keras_serializable(package="tfmfn")
+class NormFace(CombinedMargin):
+    """Normalised softmax (Wang et al., NormFace): logits s * cos(theta_j), no margin."""
+
+    def __init__(self, num_classes, s=64.0, **kwargs):
+        super().__init__(num_classes, s=s, m1=1.0, m2=0.0, m3=0.0, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        del config["m1"], config["m2"], config["m3"]
+        return config
+
+
+@keras.saving.register_keras_serializable(package="tfmfn")
+class Softmax(keras.layers.Layer):
+    """Plain softmax classifier: logits w_j . x + b_j (the label input is not used).
+
+    Its kernel (embedding size, num_classes) is laid out as the margin heads'
+    kernel; the bias is not decayed, as in insightface.
+    """
+
+    def __init__(self, num_classes, kernel_initializer=None, **kwargs):
+        kwargs.setdefault("dtype", "float32")
+        super().__init__(**kwargs)
+        if num_classes < 2:
+            raise ValueError(f"a softmax head needs at least 2 classes, got {num_classes}")
+        self.num_classes = int(num_classes)
+        self.kernel_initializer = keras.initializers.get(
+            kernel_initializer or keras.initializers.RandomNormal(stddev=0.01)
+        )
+
+    def build(self, input_shape):
+        embedding_size = input_shape[0][-1]
+        self.kernel = self.add_weight(
+            name="kernel", shape=(embedding_size, self.num_classes), initializer=self.kernel_initializer
+        )
+        self.bias = self.add_weight(name="bias", shape=(self.num_classes,), initializer="zeros")
+        super().build(input_shape)
+
+    def call(self, inputs):
+        embeddings, _ = inputs
+        return tf.matmul(tf.cast(embeddings, self.kernel.dtype), self.kernel) + self.bias
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0][0], self.num_classes)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_classes": self.num_classes,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+        }
+
+
+HEADS = {"arcface": ArcFace, "cosface": CosFace, "combined": CombinedMargin, "normface": NormFace, "softmax": Softmax}
 
 
 def training_model(embedder, head):

@@ -18,7 +18,7 @@ import hashlib
 import json
 import os
 
-from tfmfn import preprocess
+from tfmfn import preprocess, storage
 
 CARD_FILE = "model_card.json"
 FORMAT = "tfmfn-model-card/1"
@@ -75,8 +75,7 @@ def recommended_threshold(evaluation):
 
 def write_card(card, folder):
     path = os.path.join(folder, CARD_FILE)
-    with open(path, "w") as stream:
-        json.dump(card, stream, indent=2)
+    storage.write_text(path, json.dumps(card, indent=2))
     return path
 
 

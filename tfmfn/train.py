@@ -36,7 +36,6 @@ import dataclasses
 import glob
 import json
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -46,7 +45,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from tfmfn import config as configs
-from tfmfn import evaluate, heads, model_card, models, preprocess, quantize
+from tfmfn import evaluate, heads, model_card, models, preprocess, quantize, storage
 from tfmfn.data import bins, pipeline
 from tfmfn.embedder import (
     EXPORT_FOLDER, EXPORT_MODEL, EXPORT_QAT_WEIGHTS, KerasEmbedder, load_keras_model, resolve_model_path,
@@ -107,7 +106,7 @@ def decayed_kernels(embedder, head, config):
             continue  # a PReLU's slopes in deploy form: not decayed, like PReLU's alpha
         decay = config.weight_decay_after_global if index >= first_after else config.weight_decay
         pairs.extend((weight, decay) for weight in layer.trainable_weights if "kernel" in weight.name)
-    pairs.extend((weight, config.weight_decay_after_global) for weight in head.trainable_weights)
+    pairs.extend((weight, config.weight_decay_after_global) for weight in head.trainable_weights if "kernel" in weight.name)
     return pairs
 
 
@@ -153,22 +152,32 @@ def _load_initial_weights(embedder, init_from):
 
 
 def _load_initial_head(head, init_from):
-    """Loads the margin head saved beside `init_from`'s embedder; returns whether it fitted."""
+    """Loads the head saved beside `init_from`'s embedder, weight by weight name (a softmax head's
+    kernel starts a margin head's); returns whether the kernel fitted."""
     path = os.path.join(os.path.dirname(resolve_model_path(init_from)), HEAD_WEIGHTS)
-    if not os.path.exists(path):
+    if not storage.exists(path):
         return False
-    with np.load(path) as saved:
-        weights = [saved[name] for name in sorted(saved.files)]
-    if [weight.shape for weight in weights] != [tuple(weight.shape) for weight in head.get_weights()]:
+    with storage.local_copy(path) as local, np.load(local) as saved:
+        stored = {name: saved[name] for name in saved.files}
+    fitted = [
+        (weight, stored[_weight_name(weight)]) for weight in head.weights
+        if _weight_name(weight) in stored and stored[_weight_name(weight)].shape == tuple(weight.shape)
+    ]
+    if "kernel" not in [_weight_name(weight) for weight, _ in fitted]:
         return False
-    head.set_weights(weights)
+    for weight, value in fitted:
+        weight.assign(value)
     return True
 
 
+def _weight_name(weight):
+    """'arc_face/kernel:0' -> 'kernel'."""
+    return weight.name.split("/")[-1].split(":")[0]
+
+
 def _save_head(head, folder):
-    partial = os.path.join(folder, "partial." + HEAD_WEIGHTS)
-    np.savez(partial, **{f"weight_{index:02d}": weight for index, weight in enumerate(head.get_weights())})
-    os.replace(partial, os.path.join(folder, HEAD_WEIGHTS))
+    with storage.written(os.path.join(folder, HEAD_WEIGHTS)) as local, open(local, "wb") as stream:
+        np.savez(stream, **{_weight_name(weight): weight.numpy() for weight in head.weights})
 
 
 class LearningRate(keras.optimizers.schedules.LearningRateSchedule):
@@ -202,7 +211,8 @@ class LearningRate(keras.optimizers.schedules.LearningRateSchedule):
 class Trainer:
     """One training run of `config` under `strategy`: models, optimiser, data and the step function."""
 
-    def __init__(self, config, strategy, source):
+    def __init__(self, config, strategy, source, restore_from=None):
+        """`restore_from`: a checkpoint of this run to continue from (`tf.train.latest_checkpoint`)."""
         self.config = config
         self.strategy = strategy
         self.source = source
@@ -221,14 +231,28 @@ class Trainer:
                 optimizer = keras.optimizers.SGD(rate, momentum=config.momentum)
             else:
                 optimizer = keras.optimizers.Adam(rate)
-            if keras.mixed_precision.global_policy().name == "mixed_float16":
-                optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
+            optimizer.build(self.model.trainable_variables)
             self.optimizer = optimizer
-            self.optimizer.build(self.model.trainable_variables)
             self.decayed = decayed_kernels(self.embedder, self.head, config)
-        self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer)
+            self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=optimizer)
+            if restore_from:
+                self._restore(restore_from)
+            if keras.mixed_precision.global_policy().name == "mixed_float16":
+                # Wrapped after the restore, its loss scale checkpointed beside the optimiser: restored when the
+                # checkpoint has one, started afresh when not, so a run continues with --mixed_precision switched.
+                self.optimizer = keras.mixed_precision.LossScaleOptimizer(optimizer)
+                self.checkpoint.loss_scale = self.optimizer._loss_scale
         self.input_size = tuple(self.embedder.input_shape[1:3])
         self._steps_function = None
+
+    def _restore(self, path):
+        try:
+            self.checkpoint.restore(path).assert_existing_objects_matched().expect_partial()
+        except (AssertionError, ValueError) as error:
+            raise ValueError(
+                f"{path} does not fit this model ({str(error).splitlines()[0][:200]}); "
+                "did the data's number of identities change? Use another --model_dir"
+            ) from None
 
     @property
     def step(self):
@@ -300,7 +324,8 @@ class Trainer:
                 return results
 
             self._steps_function = steps
-        return [float(value) for value in self._steps_function(iterator, tf.constant(count))]
+        with pipeline.damaged_data_errors(self.source):
+            return [float(value) for value in self._steps_function(iterator, tf.constant(count))]
 
 
 def build_float32_embedder(config):
@@ -321,16 +346,21 @@ def build_float32_embedder(config):
 def export_embedder(embedder, config, folder):
     """Saves a float32 copy of `embedder` (no head, plain BatchNorm) as `folder/embedder.keras`;
     a QAT embedder as `folder/qat_embedder.weights.h5` (tfmot's layers do not reload from
-    .keras files; `load_keras_model` rebuilds it from the model card written beside it)."""
+    .keras files; `load_keras_model` rebuilds it from the model card written beside it). The
+    file is loaded back and checked against `embedder` before it takes its place."""
     plain = build_float32_embedder(config)
     plain.set_weights(embedder.get_weights())
-    os.makedirs(folder, exist_ok=True)
-    if config.qat:
-        path = os.path.join(folder, EXPORT_QAT_WEIGHTS)
-        plain.save_weights(path)
-    else:
-        path = os.path.join(folder, EXPORT_MODEL)
-        plain.save(path)
+    storage.makedirs(folder)
+    path = os.path.join(folder, EXPORT_QAT_WEIGHTS if config.qat else EXPORT_MODEL)
+    with storage.written(path) as local:
+        if config.qat:
+            plain.save_weights(local)
+            reloaded = build_float32_embedder(config)
+            reloaded.load_weights(local)
+        else:
+            plain.save(local)
+            reloaded = load_keras_model(local)
+        _check_saved(path, reloaded, plain)
     return plain, path
 
 
@@ -383,8 +413,8 @@ class RunLog:
         if not self.enabled:
             return
         path = os.path.join(self.folder, name)
-        new = not os.path.exists(path)
-        with open(path, "a", newline="") as stream:
+        new = not storage.exists(path)
+        with storage.open_file(path, "a") as stream:
             writer = csv.DictWriter(stream, columns)
             if new:
                 writer.writeheader()
@@ -431,14 +461,15 @@ def plot_curves(model_dir, path):
         accuracy_axis.legend()
     accuracy_axis.grid(alpha=0.3)
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    with storage.written(path) as local:
+        figure.savefig(local, dpi=100, format="png")
     plt.close(figure)
 
 
 def _read_rows(path):
-    if not os.path.exists(path):
+    if not storage.exists(path):
         return []
-    with open(path, newline="") as stream:
+    with storage.open_file(path) as stream:
         return list(csv.DictReader(stream))
 
 
@@ -447,7 +478,7 @@ def _drop_rows_after(path, step):
     rows = _read_rows(path)
     if not rows:
         return
-    with open(path, "w", newline="") as stream:
+    with storage.written(path) as local, open(local, "w", newline="") as stream:
         writer = csv.DictWriter(stream, list(rows[0]))
         writer.writeheader()
         writer.writerows(row for row in rows if int(row["step"]) <= step)
@@ -464,26 +495,29 @@ class _ResumedProgbar(keras.utils.Progbar):
         return super()._estimate_step_duration(max(current - self._initial, 0), now)
 
 
+def refuse_another_run(config):
+    """Raises ValueError when `config.model_dir` holds a run that trained something else."""
+    path = os.path.join(config.model_dir, CONFIG_FILE)
+    if not storage.exists(path):
+        return
+    problems = configs.incompatibilities(configs.TrainConfig.from_json(storage.read_text(path)), config)
+    if problems:
+        raise ValueError(
+            f"{config.model_dir} holds a run of another config ({'; '.join(problems)}); "
+            "use another --model_dir, or the same settings to continue it"
+        )
+
+
 def prepare_model_dir(config, started_from=None):
     """Creates or reopens `config.model_dir`; refuses one that trained something else. Records
     `started_from` (`initial_weights(config)`) the first time."""
-    os.makedirs(config.model_dir, exist_ok=True)
+    refuse_another_run(config)
+    storage.makedirs(config.model_dir)
     path = os.path.join(config.model_dir, CONFIG_FILE)
-    if os.path.exists(path):
-        with open(path) as stream:
-            saved = configs.TrainConfig.from_json(stream.read())
-        problems = configs.incompatibilities(saved, config)
-        if problems:
-            raise ValueError(
-                f"{config.model_dir} holds a run of another config ({'; '.join(problems)}); "
-                "use another --model_dir, or the same settings to continue it"
-            )
-    with open(path, "w") as stream:
-        stream.write(config.to_json())
+    storage.write_text(path, config.to_json())
     record = os.path.join(config.model_dir, INIT_FILE)
-    if started_from and not os.path.exists(record):
-        with open(record, "w") as stream:
-            json.dump(started_from, stream, indent=2)
+    if started_from and not storage.exists(record):
+        storage.write_text(record, json.dumps(started_from, indent=2))
 
 
 def initial_weights(config):
@@ -492,9 +526,8 @@ def initial_weights(config):
     weights = os.path.abspath(resolve_model_path(config.init_from))
     started_from = {"file": weights, "sha256": model_card.file_sha256(weights)}
     record = os.path.join(config.model_dir, INIT_FILE)
-    if os.path.exists(record):
-        with open(record) as stream:
-            recorded = json.load(stream)
+    if storage.exists(record):
+        recorded = json.loads(storage.read_text(record))
         if recorded["sha256"] != started_from["sha256"]:
             raise ValueError(
                 f"{config.model_dir} started from other weights than {weights} holds now (sha256 "
@@ -510,7 +543,7 @@ def _check_data(config):
             f"--data is required with --config {config.preset}: an insightface folder (train.rec), "
             "TFRecords or a folder of identity folders"
         )
-    if not os.path.exists(config.data) and not glob.glob(config.data + "*"):
+    if not storage.exists(config.data) and not tf.io.gfile.glob(config.data + "*"):
         hint = " (render it with: python -m tfmfn.data synth --out runs/synth)" if config.preset == "synthetic" else ""
         raise FileNotFoundError(f"{config.data}: no such training data{hint}")
 
@@ -543,7 +576,9 @@ def _train(config, strategy, verbose):
     source = pipeline.open_source(config.data)
     pipeline.check_training_source(source, config.batch_size)
     started_from = initial_weights(config) if config.init_from else None
-    trainer = Trainer(config, strategy, source)
+    refuse_another_run(config)  # before its checkpoint is restored into another model
+    restore_from = tf.train.latest_checkpoint(os.path.join(config.model_dir, CHECKPOINT_FOLDER))
+    trainer = Trainer(config, strategy, source, restore_from)
     evaluator = Evaluator(config.eval_bins, config, trainer.input_size) if config.eval_bins else None
     if chief:
         prepare_model_dir(config, started_from)
@@ -551,15 +586,6 @@ def _train(config, strategy, verbose):
     manager = tf.train.CheckpointManager(
         trainer.checkpoint, os.path.join(write_dir, CHECKPOINT_FOLDER), config.keep_checkpoints, checkpoint_name="ckpt"
     )
-    restore_from = tf.train.latest_checkpoint(os.path.join(config.model_dir, CHECKPOINT_FOLDER))
-    if restore_from:
-        try:
-            trainer.checkpoint.restore(restore_from).assert_existing_objects_matched()
-        except (AssertionError, ValueError) as error:
-            raise ValueError(
-                f"{restore_from} does not fit this model ({str(error).splitlines()[0][:200]}); "
-                "did the data's number of identities change? Use another --model_dir"
-            ) from None
     start = trainer.step
     log = RunLog(config.model_dir, start, enabled=chief)
     best = _read_best(config.model_dir)
@@ -578,19 +604,19 @@ def _train(config, strategy, verbose):
 
     best_dir = os.path.join(config.model_dir, BEST_FOLDER)
     if chief:
-        os.makedirs(best_dir, exist_ok=True)
+        storage.makedirs(best_dir)
+    roc_path = os.path.join(tempfile.mkdtemp(prefix="tfmfn-"), BEST_ROC)
 
     def evaluate_now(step):
         nonlocal best
-        roc_path = os.path.join(best_dir, "latest_roc.png") if chief else None
-        results = evaluator(trainer.embedder, roc_path)
+        results = evaluator(trainer.embedder, roc_path if chief else None)
         log.eval_rows(step, results)
         score = float(np.mean([metrics["accuracy"] for metrics in results.values()]))
         say(f"\nstep {step}: " + ", ".join(f"{name} {metrics['accuracy']:.2%}" for name, metrics in results.items()))
         if chief and (best is None or score > best["score"]):
             best = {"step": step, "score": score, "results": results}
             _write_best(best_dir, trainer, best)
-            os.replace(roc_path, os.path.join(best_dir, BEST_ROC))
+            storage.copy(roc_path, os.path.join(best_dir, BEST_ROC))
 
     if start < config.steps:
         if config.qat and start == 0:
@@ -636,18 +662,19 @@ def _export(config, trainer, source, strategy, best, chief):
         return None
     best_dir = os.path.join(config.model_dir, BEST_FOLDER)
     if best is not None:
-        trainer.embedder.load_weights(os.path.join(best_dir, BEST_WEIGHTS))
+        with storage.local_copy(os.path.join(best_dir, BEST_WEIGHTS)) as weights:
+            trainer.embedder.load_weights(weights)
     plain, path = export_embedder(trainer.embedder, config, export_dir)
-    if best is not None and os.path.exists(os.path.join(best_dir, HEAD_WEIGHTS)):
-        shutil.copyfile(os.path.join(best_dir, HEAD_WEIGHTS), os.path.join(export_dir, HEAD_WEIGHTS))
+    if best is not None and storage.exists(os.path.join(best_dir, HEAD_WEIGHTS)):
+        storage.copy(os.path.join(best_dir, HEAD_WEIGHTS), os.path.join(export_dir, HEAD_WEIGHTS))
     else:
         _save_head(trainer.head, export_dir)
     evaluation = best["results"] if best else {}
-    if best is not None and os.path.exists(os.path.join(best_dir, BEST_ROC)):
-        shutil.copyfile(os.path.join(best_dir, BEST_ROC), os.path.join(export_dir, BEST_ROC))
+    if best is not None and storage.exists(os.path.join(best_dir, BEST_ROC)):
+        storage.copy(os.path.join(best_dir, BEST_ROC), os.path.join(export_dir, BEST_ROC))
     training = {
-        "config": dataclasses.asdict(config),
-        "data": {"path": os.path.abspath(config.data), "format": source.format,
+        "config": dataclasses.asdict(_with_absolute_paths(config)),
+        "data": {"path": storage.absolute(config.data), "format": source.format,
                  "num_images": source.num_images, "num_classes": source.num_classes},
         "steps_trained": trainer.step,
         "weights_from_step": best["step"] if best else trainer.step,
@@ -661,35 +688,38 @@ def _export(config, trainer, source, strategy, best, chief):
     counted = models.build(config.model, embedding_size=config.embedding_size) if config.qat else plain
     card = model_card.make_card(counted, config.model, training, evaluation, qat=config.qat)
     model_card.write_card(card, export_dir)
-    _check_saved(path, plain)
     plot_curves(config.model_dir, os.path.join(config.model_dir, "curves.png"))
     return card
 
 
-def _check_saved(path, model):
-    """Loads the exported file back and checks that it computes what `model` computes."""
+def _check_saved(path, reloaded, model):
+    """Checks that the model loaded back from the file for `path` computes what `model` computes."""
     probe = np.random.default_rng(0).normal(size=(4, *model.input_shape[1:])).astype(np.float32)
-    reloaded = load_keras_model(path)
     difference = np.abs(reloaded(probe, training=False).numpy() - model(probe, training=False).numpy()).max()
     if not difference <= 1e-5:
         raise RuntimeError(f"{path}: the saved model differs from the trained one by {difference}; export again")
 
 
+def _with_absolute_paths(config):
+    """`config` with its paths independent of the working directory, for the model card (tfmfn.convert
+    fine-tunes from it under QAT, run from anywhere)."""
+    return dataclasses.replace(
+        config, data=storage.absolute(config.data), model_dir=storage.absolute(config.model_dir),
+        eval_bins=tuple(storage.absolute(path) for path in config.eval_bins),
+        init_from=storage.absolute(config.init_from) if config.init_from else None,
+    )
+
+
 def _write_best(folder, trainer, best):
-    partial = os.path.join(folder, "partial." + BEST_WEIGHTS)
-    trainer.embedder.save_weights(partial)
-    os.replace(partial, os.path.join(folder, BEST_WEIGHTS))
+    with storage.written(os.path.join(folder, BEST_WEIGHTS)) as local:
+        trainer.embedder.save_weights(local)
     _save_head(trainer.head, folder)
-    with open(os.path.join(folder, BEST_SUMMARY), "w") as stream:
-        json.dump(best, stream, indent=2)
+    storage.write_text(os.path.join(folder, BEST_SUMMARY), json.dumps(best, indent=2))
 
 
 def _read_best(model_dir):
     path = os.path.join(model_dir, BEST_FOLDER, BEST_SUMMARY)
-    if not os.path.exists(path):
-        return None
-    with open(path) as stream:
-        return json.load(stream)
+    return json.loads(storage.read_text(path)) if storage.exists(path) else None
 
 
 def _define_flags():
@@ -754,8 +784,8 @@ def main(argv):
     except KeyboardInterrupt:
         raise SystemExit(f"interrupted; the same command continues from the last checkpoint in {config.model_dir}")
     if card:
-        export_dir = os.path.join(config.model_dir, EXPORT_FOLDER)
-        print(f"\nexported {resolve_model_path(export_dir)} (weights of step {card['training']['weights_from_step']})")
+        exported = os.path.join(config.model_dir, EXPORT_FOLDER, EXPORT_QAT_WEIGHTS if config.qat else EXPORT_MODEL)
+        print(f"\nexported {exported} (weights of step {card['training']['weights_from_step']})")
         if card["evaluation"]:
             print(evaluate.format_results(card["evaluation"]))
 

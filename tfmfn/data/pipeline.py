@@ -11,7 +11,10 @@
 `make_dataset(source, batch_size)` shards (per `tf.distribute.InputContext`),
 shuffles, decodes in parallel, flips and lightly augments, normalises to
 `(x - 127.5) / 128`, batches (dropping the remainder by default, as TPUs need)
-and prefetches. Images that fail to decode are skipped with a warning.
+and prefetches. Images that fail to decode are skipped with a warning; a record
+of a `.rec` file that cannot be read (the file is damaged there) stops the
+pipeline with `DamagedDataError` (raised by `damaged_data_errors`), instead of
+skipping, with a warning each, every image of the damaged region, epoch after epoch.
 
 Example:
 
@@ -24,6 +27,7 @@ Under a strategy, build it per replica:
 gives each replica 512 / num_replicas images a step.
 """
 
+import contextlib
 import dataclasses
 import os
 
@@ -37,6 +41,12 @@ _READ_CHUNK = 64
 _TFRECORD_CYCLE = 8
 _SHUFFLE_BUFFER = 20000
 _ENDLESS = 2**62
+_UNREADABLE = b"tfmfn: unreadable record"
+_DAMAGED = "tfmfn: damaged data"
+
+
+class DamagedDataError(ValueError):
+    """A record of the training data could not be read."""
 
 
 @dataclasses.dataclass
@@ -50,6 +60,7 @@ class FaceSource:
     reader: object = None
     files: list = None
     labels: list = None
+    damage: str = None  # the first unreadable record's error, once the pipeline met one
 
     def samples(self, seed=None):
         """(encoded image bytes, label) for every image (for conversion and inspection): in order, or
@@ -122,13 +133,21 @@ class FaceSource:
 
     def _read_records(self, indices):
         def read(chunk):
-            images, labels = zip(*(self.reader.read(int(index)) for index in chunk.numpy()))
+            images, labels = zip(*(self._read_record(int(index)) for index in chunk.numpy()))
             return np.array(images, dtype=object), np.array(labels, dtype=np.int32)
 
         images, labels = tf.py_function(read, [indices], [tf.string, tf.int32])
         images.set_shape([None])
         labels.set_shape([None])
         return images, labels
+
+    def _read_record(self, position):
+        """The record at `position`, or a marker that `make_dataset` turns into DamagedDataError."""
+        try:
+            return self.reader.read(position)
+        except recordio.RecordIOError as error:
+            self.damage = self.damage or str(error)
+            return _UNREADABLE, 0
 
     def _tfrecord_records(self, num_shards, shard, seed=None):
         """Serialized examples of this shard; with a `seed`, files and records shuffled (each epoch anew)."""
@@ -187,6 +206,32 @@ def decode_image(encoded, image_size=preprocess.INPUT_SIZE):
             lambda: tf.image.resize(image, image_size, antialias=True),
         )
     return tf.ensure_shape(image, [*image_size, 3])
+
+
+def _decode_readable(encoded, image_size):
+    """decode_image, and zeros for an unreadable record's marker (which must reach `_refuse_unreadable`)."""
+    return tf.cond(
+        tf.equal(encoded, _UNREADABLE), lambda: tf.zeros([*image_size, 3]), lambda: decode_image(encoded, image_size)
+    )
+
+
+def _refuse_unreadable(image, label, unreadable):
+    with tf.control_dependencies([tf.debugging.Assert(tf.logical_not(unreadable), [_DAMAGED])]):
+        return tf.identity(image), label
+
+
+@contextlib.contextmanager
+def damaged_data_errors(source):
+    """Turns the error of an unreadable record met by `make_dataset(source)` into DamagedDataError."""
+    try:
+        yield
+    except tf.errors.InvalidArgumentError as error:
+        if _DAMAGED not in error.message:
+            raise
+        damage = source.damage or f"{source.path}: a record could not be read"
+        raise DamagedDataError(
+            f"{damage} (met while reading the data; python -m tfmfn.data inspect {source.path} checks every record)"
+        ) from None
 
 
 def augment(image, seed, flip=True, light=False):
@@ -258,18 +303,20 @@ def make_dataset(
         seed_tensor = tf.constant(seed, tf.int64)
 
         def prepare(encoded, label, position):
-            image = decode_image(encoded, image_size)
-            image = augment(image, tf.stack([seed_tensor, position]), flip, light_augment)
-            return preprocess.normalize(image), label
+            image = augment(_decode_readable(encoded, image_size), tf.stack([seed_tensor, position]), flip,
+                            light_augment)
+            return preprocess.normalize(image), label, tf.equal(encoded, _UNREADABLE)
 
         dataset = source.training_stream(batch_size, seed, start_step, input_context)
     else:
 
         def prepare(encoded, label):
-            return preprocess.normalize(decode_image(encoded, image_size)), label
+            image = _decode_readable(encoded, image_size)
+            return preprocess.normalize(image), label, tf.equal(encoded, _UNREADABLE)
 
         dataset = source.encoded(input_context)
     dataset = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
-    dataset = dataset.ignore_errors(log_warning=True)
+    dataset = dataset.ignore_errors(log_warning=True)  # undecodable images; unreadable records pass, and stop here:
+    dataset = dataset.map(_refuse_unreadable, num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.batch(per_replica, drop_remainder=drop_remainder, num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,104 @@
+"""Files on any file system TensorFlow reaches: local paths, gs:// buckets, ram:// memory (`tf.io.gfile`).
+
+A training run's folder may live in a bucket (a TPU writes its checkpoints
+there). Libraries that need a real local file (h5py, zipfile, matplotlib) write
+through a local temporary file that is then copied into place, and a file
+appears whole or not at all: written as `partial.NAME` beside its place, then
+renamed.
+
+Example:
+
+    >>> from tfmfn import storage
+    >>> storage.write_text("ram://example/notes.txt", "hello")
+    >>> storage.read_text("ram://example/notes.txt"), storage.exists("ram://example/notes.txt")
+    ('hello', True)
+"""
+
+import contextlib
+import os
+import shutil
+import tempfile
+
+import tensorflow as tf
+
+PARTIAL_PREFIX = "partial."
+
+
+def is_local(path):
+    """Whether `path` names the local file system (no scheme://)."""
+    return "://" not in str(path)
+
+
+def absolute(path):
+    """`path` made independent of the working directory (remote paths are already)."""
+    return os.path.abspath(path) if is_local(path) else str(path)
+
+
+def exists(path):
+    return tf.io.gfile.exists(str(path))
+
+
+def makedirs(path):
+    tf.io.gfile.makedirs(str(path))
+
+
+def open_file(path, mode="r"):
+    """A file object for `path` (text modes "r", "w", "a"; binary with "b")."""
+    return tf.io.gfile.GFile(str(path), mode)
+
+
+def read_text(path):
+    with open_file(path) as stream:
+        return stream.read()
+
+
+def write_text(path, text):
+    with written(path) as local:
+        with open(local, "w") as stream:
+            stream.write(text)
+
+
+def copy(source, destination):
+    """Copies a file between any two file systems, replacing `destination` whole."""
+    partial = _partial(destination)
+    tf.io.gfile.copy(str(source), partial, overwrite=True)
+    tf.io.gfile.rename(partial, str(destination), overwrite=True)
+
+
+@contextlib.contextmanager
+def written(path):
+    """A local path to write `path`'s content to; on leaving the block it is moved into place."""
+    path = str(path)
+    if is_local(path):
+        partial = _partial(path)
+        yield partial
+        os.replace(partial, path)
+        return
+    folder = tempfile.mkdtemp(prefix="tfmfn-")
+    try:
+        local = os.path.join(folder, os.path.basename(path))
+        yield local
+        copy(local, path)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def local_copy(path):
+    """A local path holding `path`'s content: `path` itself when local, else a temporary copy."""
+    path = str(path)
+    if is_local(path):
+        yield path
+        return
+    folder = tempfile.mkdtemp(prefix="tfmfn-")
+    try:
+        local = os.path.join(folder, os.path.basename(path))
+        tf.io.gfile.copy(path, local)
+        yield local
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _partial(path):
+    folder, name = os.path.split(str(path))
+    return os.path.join(folder, PARTIAL_PREFIX + name)
