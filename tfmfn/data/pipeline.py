@@ -60,6 +60,7 @@ class FaceSource:
     reader: object = None
     files: list = None
     labels: list = None
+    file_sizes: list = None  # TFRecords: the records in each file
     damage: str = None  # the first unreadable record's error, once the pipeline met one
 
     def samples(self, seed=None):
@@ -96,23 +97,30 @@ class FaceSource:
         (`seed`, epoch); step t's global batch is positions t*batch_size ... (t+1)*batch_size-1,
         of which each input pipeline reads its contiguous share. So the stream is a pure
         function of `seed`: a run resumed at step k reads what the uninterrupted run read,
-        and one device reads what several replicas read together. TFRecords cannot be
-        indexed: their epochs come from a seeded shuffle buffer, and resuming reads the
-        skipped records again (without decoding them).
+        and one device reads what several replicas read together. The position (which
+        seeds an image's augmentation) is the global one, different on every pipeline.
+        TFRecords cannot be indexed: each input pipeline reads its own files, an epoch
+        at a time, in an order drawn from (`seed`, epoch), shuffled in blocks of
+        20,000 records; a resumed run starts at its epoch and reads again only what it
+        consumed of that epoch (without decoding it).
         """
         num_pipelines = input_context.num_input_pipelines if input_context else 1
         pipeline_id = input_context.input_pipeline_id if input_context else 0
         share = batch_size // num_pipelines
-        if self.format == "tfrecord":
-            records = self._tfrecord_records(num_pipelines, pipeline_id, seed).repeat()
-            stream = records.skip(start_step * share).map(tfrecord.parse, num_parallel_calls=tf.data.AUTOTUNE)
-            positions = tf.data.Dataset.range(start_step * share, _ENDLESS)
-            return tf.data.Dataset.zip(stream, positions).map(lambda example, position: (*example, position))
 
         def global_position(local):
             return (local // share) * batch_size + pipeline_id * share + local % share
 
-        positions = tf.data.Dataset.range(start_step * share, _ENDLESS).map(global_position)
+        consumed = start_step * share
+        if self.format == "tfrecord":
+            first_epoch, offset = divmod(consumed, self._pipeline_epoch_size(num_pipelines, pipeline_id))
+            epoch_seeds = tf.data.Dataset.range(first_epoch, _ENDLESS).map(lambda epoch: tf.stack([tf.constant(seed, tf.int64), epoch]))
+            records = epoch_seeds.flat_map(lambda epoch_seed: self._tfrecord_records(num_pipelines, pipeline_id, epoch_seed))
+            stream = records.skip(offset).map(tfrecord.parse, num_parallel_calls=tf.data.AUTOTUNE)
+            positions = tf.data.Dataset.range(consumed, _ENDLESS).map(global_position)
+            return tf.data.Dataset.zip(stream, positions).map(lambda example, position: (*example, position))
+
+        positions = tf.data.Dataset.range(consumed, _ENDLESS).map(global_position)
         count = tf.constant(self.num_images, tf.int64)
 
         def image_index(position):
@@ -150,20 +158,31 @@ class FaceSource:
             return _UNREADABLE, 0
 
     def _tfrecord_records(self, num_shards, shard, seed=None):
-        """Serialized examples of this shard; with a `seed`, files and records shuffled (each epoch anew)."""
-        files = tf.data.Dataset.from_tensor_slices(self.files)
+        """Serialized examples of this shard, once. With a `seed` (two int64s, a stateless seed), the
+        files are read in an order drawn from it, and the records shuffled in blocks of _SHUFFLE_BUFFER."""
         if len(self.files) < num_shards:
-            records = tf.data.TFRecordDataset(files).shard(num_shards, shard)
+            records = tf.data.TFRecordDataset(self.files).shard(num_shards, shard)
         else:
-            files = files.shard(num_shards, shard)
+            files = tf.constant(self.files[shard::num_shards])
             if seed is not None:
-                files = files.shuffle(len(self.files), seed=seed, reshuffle_each_iteration=True)
-            records = files.interleave(
+                files = tf.random.experimental.stateless_shuffle(files, seed)
+            records = tf.data.Dataset.from_tensor_slices(files).interleave(
                 tf.data.TFRecordDataset, cycle_length=_TFRECORD_CYCLE, num_parallel_calls=tf.data.AUTOTUNE
             )
-        if seed is not None:
-            records = records.shuffle(min(self.num_images, _SHUFFLE_BUFFER), seed=seed, reshuffle_each_iteration=True)
-        return records
+        if seed is None:
+            return records
+
+        def shuffle_block(index, block):
+            return tf.random.experimental.stateless_shuffle(block, tf.random.experimental.stateless_fold_in(seed, index))
+
+        blocks = records.batch(min(self.num_images, _SHUFFLE_BUFFER)).enumerate()
+        return blocks.map(shuffle_block, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
+
+    def _pipeline_epoch_size(self, num_shards, shard):
+        """How many records `_tfrecord_records(num_shards, shard)` yields."""
+        if len(self.files) < num_shards:
+            return len(range(shard, self.num_images, num_shards))
+        return sum(self.file_sizes[shard::num_shards])
 
 
 def open_source(path):
@@ -179,18 +198,26 @@ def open_source(path):
         files, labels, names = folders.list_identity_folders(path)
         return FaceSource("folder", path, len(files), len(names), files=files, labels=labels)
     shards = tfrecord.find_shards(path)
-    summary = tfrecord.read_summary(path)
-    if summary is None:
-        try:
-            labels = [int(label) for _, label in tf.data.TFRecordDataset(shards).map(tfrecord.parse)]
-        except (tf.errors.DataLossError, tf.errors.InvalidArgumentError):
-            raise ValueError(
-                f"{path}: not training data tfmfn reads: give an insightface folder or .rec, TFRecords of "
-                "tfmfn's schema (image/encoded, image/label; `python -m tfmfn.data convert` writes them) "
-                "or a folder of identity sub-folders"
-            ) from None
-        summary = {"num_images": len(labels), "num_classes": len(set(labels))}
-    return FaceSource("tfrecord", path, summary["num_images"], summary["num_classes"], files=shards)
+    summary = tfrecord.read_summary(path) or {}
+    sizes = dict(zip(summary.get("shards", []), summary.get("shard_images", tfrecord.round_robin_sizes(summary))))
+    if not all(os.path.basename(shard) in sizes for shard in shards):
+        labels = [_labels_of(shard, path) for shard in shards]
+        sizes = {os.path.basename(shard): len(shard_labels) for shard, shard_labels in zip(shards, labels)}
+        summary = {"num_images": sum(sizes.values()), "num_classes": len(set().union(*labels))}
+    file_sizes = [sizes[os.path.basename(shard)] for shard in shards]
+    return FaceSource("tfrecord", path, summary["num_images"], summary["num_classes"], files=shards,
+                      file_sizes=file_sizes)
+
+
+def _labels_of(shard, path):
+    try:
+        return [int(label) for _, label in tf.data.TFRecordDataset(shard).map(tfrecord.parse)]
+    except (tf.errors.DataLossError, tf.errors.InvalidArgumentError):
+        raise ValueError(
+            f"{path}: not training data tfmfn reads: give an insightface folder or .rec, TFRecords of "
+            "tfmfn's schema (image/encoded, image/label; `python -m tfmfn.data convert` writes them) "
+            "or a folder of identity sub-folders"
+        ) from None
 
 
 def decode_image(encoded, image_size=preprocess.INPUT_SIZE):

@@ -78,21 +78,29 @@ def write_tfrecords(samples, prefix, num_shards=8, progress=False):
         gfile.makedirs(folder)
         writers = [tf.io.TFRecordWriter(f"{folder}/{name}") for name in names]
         labels = set()
-        count = 0
+        shard_images = [0] * num_shards
         try:
             for image, label in tqdm(samples, desc="writing TFRecords", unit="image", disable=not progress):
-                writers[count % num_shards].write(serialize(image, label))
+                shard = sum(shard_images) % num_shards
+                writers[shard].write(serialize(image, label))
+                shard_images[shard] += 1
                 labels.add(int(label))
-                count += 1
         finally:
             for writer in writers:
                 writer.close()
-        summary = {"num_images": count, "num_classes": len(labels), "shards": names}
+        summary = {"num_images": sum(shard_images), "num_classes": len(labels), "shards": names,
+                   "shard_images": shard_images}
         with gfile.GFile(f"{prefix}.json", "w") as stream:
             json.dump(summary, stream, indent=2)
     except tf.errors.OpError as error:
         raise OSError(f"cannot write {prefix}: {_first_line(error)}") from None
     return summary
+
+
+def round_robin_sizes(summary):
+    """The records in each shard of a set written round-robin, for summaries that do not list them."""
+    count, shards = summary.get("num_images", 0), len(summary.get("shards", []))
+    return [count // shards + (shard < count % shards) for shard in range(shards)]
 
 
 def find_shards(path):
