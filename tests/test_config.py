@@ -71,6 +71,20 @@ def test_a_schedule_must_decay_inside_the_run():
         config.make_config("paper_casia", lr_boundaries=(1.5, 50000))
 
 
+def test_a_schedule_in_epochs_becomes_steps_once_the_data_is_known():
+    recipe = config.make_config("paper_casia", epochs=20, lr_boundaries=(10, 16, 18))
+    assert recipe.schedule_text() == "learning rate 0.1 to epoch 10, 0.01 to epoch 16, 0.001 to epoch 18, 0.0001 to epoch 20"
+    casia = recipe.for_data(490623)  # CASIA-WebFace's images, 958.25 steps an epoch at batch 512
+    assert (casia.steps, casia.boundary_steps(), casia.epochs) == (19165, (9582, 15332, 17248), None)
+    fractions = config.make_config("paper_casia", epochs=20, lr_boundaries=(0.5, 0.8)).for_data(490623)
+    assert fractions.boundary_steps() == (9582, 15332)
+    assert config.make_config("paper_casia").for_data(10) == config.make_config("paper_casia")
+    with pytest.raises(ValueError, match=r"^--lr_boundaries 10,16,24 put decays at epoch 24, not inside --epochs 20: "):
+        config.make_config("paper_casia", epochs=20, lr_boundaries=(10, 16, 24))
+    with pytest.raises(ValueError, match="--epochs must be positive"):
+        config.make_config("paper_casia", epochs=0)
+
+
 def test_print_config_refuses_a_schedule_beyond_the_run_in_one_line():
     def run(*flags):
         return subprocess.run([sys.executable, "-m", "tfmfn.train", "--config", "paper_casia", *flags, "--print_config"],

@@ -135,6 +135,14 @@ def test_a_killed_run_resumes_to_the_uninterrupted_weights(tiny, tmp_path):
     assert [row.split(",")[column] for row in whole_log[1:]] == [row.split(",")[column] for row in resumed_log[1:]]
 
 
+def test_a_run_in_epochs_trains_the_steps_they_make(tiny, tmp_path):
+    recipe = tiny_config(tiny, tmp_path, epochs=1.5, lr_boundaries=(1,), learning_rate=0.01)
+    card = train.train(recipe, verbose=False)  # 32 images at batch 8: 6 steps, the boundary at step 4
+    assert card["training"]["steps_trained"] == 6
+    rates = [float(row.split(",")[4]) for row in (tmp_path / "train_log.csv").read_text().splitlines()[1:]]
+    assert rates == pytest.approx([0.01] * 5 + [0.001])  # as with steps: the rate drops after the boundary step
+
+
 def test_warm_up_rises_linearly_into_the_schedule(tiny, tmp_path):
     recipe = tiny_config(tiny, tmp_path, steps=8, learning_rate=0.1, lr_boundaries=(6,), warmup_steps=4)
     trainer = train.Trainer(recipe, tf.distribute.get_strategy(), pipeline.open_source(recipe.data))

@@ -17,7 +17,10 @@ keyword arguments) override the preset.
 
 `lr_boundaries` are steps, or fractions of `steps` when all lie below 1, and
 every decay must fall inside the run (`make_config("paper_casia", steps=20000)`
-is refused and names the fractions that keep the paper's proportions).
+is refused and names the fractions that keep the paper's proportions). With
+`epochs` (arcface_torch's unit) the run's length follows from the data's size,
+`lr_boundaries` count epochs (or are fractions), and `for_data(num_images)`
+gives the config in steps.
 
 All decay weights by 4e-5, and by 4e-4 in the layers after the global
 operator (the linear 1x1 after the GDConv, and the margin head), as the paper
@@ -81,6 +84,7 @@ class TrainConfig:
     # How.
     batch_size: int = _setting(512, "Global batch, split across replicas.")
     steps: int = _setting(60000, "Training steps (a finished run trained further with a larger value continues).")
+    epochs: float = _setting(None, "Train for this many passes over --data instead of --steps (the steps follow from the data's size and --batch_size); --lr_boundaries then count epochs, or fractions.")
     optimizer: str = _setting("sgd", "sgd (with --momentum) or adam.")
     learning_rate: float = _setting(0.1, "Initial learning rate.")
     momentum: float = _setting(0.9, "SGD momentum.")
@@ -110,7 +114,9 @@ class TrainConfig:
         for name in ("batch_size", "steps", "steps_per_loop", "log_every", "checkpoint_every", "eval_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name} must be at least 1, not {getattr(self, name)}")
-        if not 0 <= self.warmup_steps < self.steps:
+        if self.epochs is not None and self.epochs <= 0:
+            raise ValueError(f"--epochs must be positive, not {self.epochs:g}")
+        if self.epochs is None and not 0 <= self.warmup_steps < self.steps:
             raise ValueError(f"--warmup_steps must lie in 0 .. --steps - 1 ({self.steps - 1}), not {self.warmup_steps}")
         if self.clip_norm < 0:
             raise ValueError(f"--clip_norm must be positive, or 0 for no clipping, not {self.clip_norm}")
@@ -129,10 +135,18 @@ class TrainConfig:
         fractions = [0 < boundary < 1 for boundary in self.lr_boundaries]
         if any(fractions) and not self._boundaries_are_fractions():
             raise ValueError(f"--lr_boundaries {given}: give all as steps or all as fractions of --steps (below 1)")
-        if not any(fractions) and any(boundary != int(boundary) or boundary < 1 for boundary in self.lr_boundaries):
-            raise ValueError(f"--lr_boundaries {given}: steps are whole numbers from 1, fractions lie between 0 and 1")
         if list(self.lr_boundaries) != sorted(self.lr_boundaries):
             raise ValueError(f"--lr_boundaries must increase: {given}")
+        if self.epochs is not None:
+            late = [epoch for epoch in self.lr_boundaries if not any(fractions) and epoch >= self.epochs]
+            if late:
+                raise ValueError(
+                    f"--lr_boundaries {given} put decays at epoch {', '.join(f'{epoch:g}' for epoch in late)}, not "
+                    f"inside --epochs {self.epochs:g}: give epochs below it, or fractions of the run"
+                )
+            return
+        if not any(fractions) and any(boundary != int(boundary) or boundary < 1 for boundary in self.lr_boundaries):
+            raise ValueError(f"--lr_boundaries {given}: steps are whole numbers from 1, fractions lie between 0 and 1")
         late = [step for step in self.boundary_steps() if step >= self.steps]
         if late:
             preset_steps = PRESETS.get(self.preset, {}).get("steps", TrainConfig.steps)
@@ -147,17 +161,43 @@ class TrainConfig:
     def _boundaries_are_fractions(self):
         return bool(self.lr_boundaries) and all(0 < boundary < 1 for boundary in self.lr_boundaries)
 
+    def for_data(self, num_images):
+        """With --epochs, the config in steps for data of `num_images` images (itself otherwise).
+
+        Example:
+
+            >>> recipe = make_config("paper_casia", epochs=20, lr_boundaries=(10, 16, 18)).for_data(490623)
+            >>> recipe.steps, recipe.lr_boundaries
+            (19165, (9582, 15332, 17248))
+        """
+        if self.epochs is None:
+            return self
+        steps_per_epoch = num_images / self.batch_size
+        boundaries = self.lr_boundaries
+        if not self._boundaries_are_fractions():
+            boundaries = tuple(max(1, round(epoch * steps_per_epoch)) for epoch in boundaries)
+        return dataclasses.replace(
+            self, epochs=None, steps=max(1, round(self.epochs * steps_per_epoch)), lr_boundaries=boundaries
+        )
+
     def boundary_steps(self):
         """--lr_boundaries in steps: fractions of --steps become the step they fall on (at least 1)."""
+        if self.epochs is not None:
+            raise ValueError("with --epochs the steps follow from the data: use config.for_data(num_images)")
         if self._boundaries_are_fractions():
             return tuple(max(1, round(boundary * self.steps)) for boundary in self.lr_boundaries)
         return tuple(int(boundary) for boundary in self.lr_boundaries)
 
     def schedule_text(self):
         """The learning rate over the run, in words."""
-        rates, ends = self.learning_rates(), [*self.boundary_steps(), self.steps]
+        if self.epochs is None:
+            unit, ends = "step", [*self.boundary_steps(), self.steps]
+        elif self._boundaries_are_fractions():
+            unit, ends = "epoch", [f"{boundary * self.epochs:g}" for boundary in self.lr_boundaries] + [f"{self.epochs:g}"]
+        else:
+            unit, ends = "epoch", [f"{epoch:g}" for epoch in (*self.lr_boundaries, self.epochs)]
         warmup = f"rising linearly over {self.warmup_steps} steps to " if self.warmup_steps else ""
-        return f"learning rate {warmup}" + ", ".join(f"{rate:g} to step {end}" for rate, end in zip(rates, ends))
+        return f"learning rate {warmup}" + ", ".join(f"{rate:g} to {unit} {end}" for rate, end in zip(self.learning_rates(), ends))
 
     def learning_rates(self):
         """The learning rate before the first boundary, between each pair, after the last."""

@@ -575,6 +575,10 @@ def _train(config, strategy, verbose):
     chief = is_chief(strategy)
     source = pipeline.open_source(config.data)
     pipeline.check_training_source(source, config.batch_size)
+    say = print if verbose else (lambda *args, **kwargs: None)
+    if config.epochs is not None:
+        epochs, config = config.epochs, config.for_data(source.num_images)
+        say(f"{epochs:g} epochs of {source.num_images} images at batch {config.batch_size}: {config.schedule_text()}")
     started_from = initial_weights(config) if config.init_from else None
     refuse_another_run(config)  # before its checkpoint is restored into another model
     restore_from = tf.train.latest_checkpoint(os.path.join(config.model_dir, CHECKPOINT_FOLDER))
@@ -589,7 +593,6 @@ def _train(config, strategy, verbose):
     start = trainer.step
     log = RunLog(config.model_dir, start, enabled=chief)
     best = _read_best(config.model_dir)
-    say = print if verbose else (lambda *args, **kwargs: None)
     say(
         f"{config.model} + {config.head} on {source.num_images} images of {source.num_classes} identities "
         f"({source.format}); {strategy.num_replicas_in_sync} replica(s) under {type(strategy).__name__}; "
