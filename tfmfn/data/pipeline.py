@@ -114,8 +114,11 @@ class FaceSource:
         consumed = start_step * share
         if self.format == "tfrecord":
             first_epoch, offset = divmod(consumed, self._pipeline_epoch_size(num_pipelines, pipeline_id))
-            epoch_seeds = tf.data.Dataset.range(first_epoch, _ENDLESS).map(lambda epoch: tf.stack([tf.constant(seed, tf.int64), epoch]))
-            records = epoch_seeds.flat_map(lambda epoch_seed: self._tfrecord_records(num_pipelines, pipeline_id, epoch_seed))
+
+            def epoch_records(epoch):
+                return self._tfrecord_records(num_pipelines, pipeline_id, tf.stack([tf.constant(seed, tf.int64), epoch]))
+
+            records = tf.data.Dataset.range(first_epoch, _ENDLESS).flat_map(epoch_records)
             stream = records.skip(offset).map(tfrecord.parse, num_parallel_calls=tf.data.AUTOTUNE)
             positions = tf.data.Dataset.range(consumed, _ENDLESS).map(global_position)
             return tf.data.Dataset.zip(stream, positions).map(lambda example, position: (*example, position))
@@ -173,7 +176,8 @@ class FaceSource:
             return records
 
         def shuffle_block(index, block):
-            return tf.random.experimental.stateless_shuffle(block, tf.random.experimental.stateless_fold_in(seed, index))
+            block_seed = tf.random.experimental.stateless_fold_in(seed, index)
+            return tf.random.experimental.stateless_shuffle(block, block_seed)
 
         blocks = records.batch(min(self.num_images, _SHUFFLE_BUFFER)).enumerate()
         return blocks.map(shuffle_block, num_parallel_calls=tf.data.AUTOTUNE).unbatch()
