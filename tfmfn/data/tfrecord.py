@@ -8,22 +8,25 @@ Each example holds one encoded face (JPEG or PNG, as it came) and its identity:
 | image/label     | int64  | identity, 0 .. num_classes - 1           |
 
 Files are written as `<prefix>-00000-of-00008.tfrecord` shards beside a
-`<prefix>.json` that records `num_images` and `num_classes`, so a reader knows the
-dataset's size without a pass over it. TFRecords are what TPUs read best. Paths go
+`<prefix>.json` that records `num_images`, `num_classes` and each shard's records,
+so a reader knows the dataset's size without a pass over it. TFRecords are what TPUs read best. Paths go
 through `tf.io.gfile`, so a prefix may be local, `gs://bucket/...` or any file
 system TensorFlow has.
 
 Give the writer its samples in a random order (`FaceSource.samples(seed=...)`, as
-`python -m tfmfn.data convert` does): the reader's shuffle buffer holds a few
-thousand records, so shards written in the source's identity order would give
+`python -m tfmfn.data convert` does): the reader shuffles 20,000 records at a
+time, so shards written in the source's identity order would give
 batches from a narrow band of identities.
 
 Example:
 
     >>> import tempfile
     >>> folder = tempfile.mkdtemp()
-    >>> write_tfrecords([(b"jpeg-a", 0), (b"jpeg-b", 1)], folder + "/faces", num_shards=2)
-    {'num_images': 2, 'num_classes': 2, 'shards': ['faces-00000-of-00002.tfrecord', 'faces-00001-of-00002.tfrecord']}
+    >>> summary = write_tfrecords([(b"jpeg-a", 0), (b"jpeg-b", 1), (b"jpeg-c", 1)], folder + "/faces", num_shards=2)
+    >>> summary["num_images"], summary["num_classes"], summary["shard_images"]
+    (3, 2, [2, 1])
+    >>> summary["shards"]
+    ['faces-00000-of-00002.tfrecord', 'faces-00001-of-00002.tfrecord']
 """
 
 import json
