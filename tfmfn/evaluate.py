@@ -1,17 +1,20 @@
-"""The standard face verification protocol (insightface / LFW) for any tfmfn embedder.
+"""The standard face verification protocol for any tfmfn embedder, as insightface's `verification.py` computes it.
 
-Each image and its horizontal flip are embedded, the two embeddings added and
-L2-normalised (`flip=False` uses the image alone); a pair's score is the squared
-distance of its two embeddings. Accuracy: 10 contiguous folds (sizes as
+Each image and its horizontal flip are embedded, the two raw embeddings added,
+then L2-normalised (`flip=False` uses the image alone); a pair's score is the
+squared distance of its two embeddings. Accuracy: 10 contiguous folds (sizes as
 scikit-learn's unshuffled KFold), the threshold among 0, 0.01, ..., 3.99 that is
 best on 9 folds (the first best) is applied to the 10th, pairs closer than it
 predicted the same person; mean and standard deviation over folds.
-VAL@FAR=1e-3: on the 9 folds, the threshold at FAR 1e-3 is interpolated from
-the (FAR, threshold) curve (duplicate FARs collapsed to their first threshold;
-0 when FAR never reaches 1e-3), and the 10th fold's true accept rate at it is
-averaged. Over all pairs: TAR at FAR 1e-4, 1e-3 and 1e-2 (the highest true
-accept rate among thresholds whose false accept rate does not exceed it) and
-the ROC AUC.
+VAL@FAR=1e-3: on the 9 folds, the FAR of each threshold 0, 0.001, ..., 3.999,
+and the threshold at FAR 1e-3 interpolated linearly along that curve (where FARs
+repeat, between the last threshold below 1e-3 and the first above, as scipy's
+interp1d(kind="slinear") did up to scipy 1.8, the version insightface's code
+needs; 0 when FAR never reaches 1e-3); the 10th fold's true accept rate at it,
+averaged. tests/insightface_golden.py holds the numbers insightface's own code
+gives on a set whose image and mirror-image embeddings differ in norm. Over all
+pairs: TAR at FAR 1e-4, 1e-3 and 1e-2 (the highest true accept rate among
+thresholds whose false accept rate does not exceed it) and the ROC AUC.
 
 Example:
 
@@ -29,6 +32,7 @@ CLI: `python -m tfmfn.evaluate --model PATH --bins a.bin[,b.bin] [--no_flip] [--
 import numpy as np
 
 THRESHOLDS = np.arange(0, 4, 0.01)
+VAL_THRESHOLDS = np.arange(0, 4, 0.001)
 NUM_FOLDS = 10
 FAR_TARGETS = ("1e-4", "1e-3", "1e-2")
 
@@ -62,11 +66,13 @@ def _rates(distances, issame, threshold):
 
 
 def _threshold_at_far(distances, issame, far_target):
-    fars = np.array([_rates(distances, issame, threshold)[1] for threshold in THRESHOLDS])
+    """The VAL threshold: FAR is non-decreasing along VAL_THRESHOLDS, and np.interp on repeated FARs
+    takes the segment from the last threshold at or below `far_target` to the next."""
+    impostors = np.sort(distances[~issame])
+    fars = np.searchsorted(impostors, VAL_THRESHOLDS, side="left") / max(len(impostors), 1)
     if fars.max() < far_target:
         return 0.0
-    unique_fars, first = np.unique(fars, return_index=True)
-    return float(np.interp(far_target, unique_fars, THRESHOLDS[first]))
+    return float(np.interp(far_target, fars, VAL_THRESHOLDS))
 
 
 def verification_metrics(first, second, issame):
@@ -136,9 +142,9 @@ def pair_embeddings(embedder, pairs, flip=True, batch_images=512):
                 f"{pairs.name}: images are {faces.shape[1]}x{faces.shape[2]} but {embedder.name} takes "
                 f"{embedder.input_size[0]}x{embedder.input_size[1]}; use a .bin made for this input size"
             )
-        vectors = l2_normalize(embedder.embed(faces))
+        vectors = embedder.embed(faces).astype(np.float64)
         if flip:
-            vectors = vectors + l2_normalize(embedder.embed(faces[:, :, ::-1]))
+            vectors = vectors + embedder.embed(faces[:, :, ::-1])
         embeddings.append(vectors)
     row = {index: position for position, index in enumerate(distinct)}
     embeddings = np.concatenate(embeddings)[[row[first_seen[key]] for key in keys]]
