@@ -438,3 +438,4 @@ def test_errors_are_one_line_and_say_what_to_do(tiny, tmp_path):
         last = result.stderr.strip().splitlines()[-1]
         assert last.startswith("error: ") and message in last, (arguments, last)
     assert not (tmp_path / "run").exists()  # nothing written for a run that cannot start
+

@@ -71,7 +71,12 @@ def written(path):
     path = str(path)
     if is_local(path):
         partial = _partial(path)
-        yield partial
+        try:
+            yield partial
+        except BaseException:
+            if os.path.exists(partial):
+                os.remove(partial)
+            raise
         os.replace(partial, path)
         return
     folder = tempfile.mkdtemp(prefix="tfmfn-")
