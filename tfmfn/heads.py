@@ -42,37 +42,50 @@ def _floored_norm(vectors):
     return tf.sqrt(tf.maximum(tf.reduce_sum(tf.square(vectors), axis=1), _SQUARED_NORM_FLOOR))
 
 
-@keras.saving.register_keras_serializable(package="tfmfn")
-class CombinedMargin(keras.layers.Layer):
-    """insightface's combined margin: target logit s * (cos(m1 * theta + m2) - m3).
+class _Head(keras.layers.Layer):
+    """What every head has: float32 compute, one kernel column per identity (embedding size, num_classes).
 
     Called on `[embeddings, labels]` (float (batch, d), integer (batch,) or
     (batch, 1)); returns float32 logits (batch, num_classes).
     """
 
-    def __init__(self, num_classes, s=64.0, m1=1.0, m2=0.5, m3=0.0, kernel_initializer=None, **kwargs):
+    def __init__(self, num_classes, kernel_initializer=None, **kwargs):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         if num_classes < 2:
-            raise ValueError(f"a margin head needs at least 2 classes, got {num_classes}")
+            raise ValueError(f"a classification head needs at least 2 classes, got {num_classes}")
         self.num_classes = int(num_classes)
-        self.s = float(s)
-        self.m1 = float(m1)
-        self.m2 = float(m2)
-        self.m3 = float(m3)
         self.kernel_initializer = keras.initializers.get(
             kernel_initializer or keras.initializers.RandomNormal(stddev=0.01)
         )
 
     def build(self, input_shape):
-        embedding_size = input_shape[0][-1]
         self.kernel = self.add_weight(
-            name="kernel",
-            shape=(embedding_size, self.num_classes),
-            initializer=self.kernel_initializer,
-            trainable=True,
+            name="kernel", shape=(input_shape[0][-1], self.num_classes), initializer=self.kernel_initializer
         )
         super().build(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0][0], self.num_classes)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "num_classes": self.num_classes,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+        }
+
+
+@keras.saving.register_keras_serializable(package="tfmfn")
+class CombinedMargin(_Head):
+    """insightface's combined margin: target logit s * (cos(m1 * theta + m2) - m3)."""
+
+    def __init__(self, num_classes, s=64.0, m1=1.0, m2=0.5, m3=0.0, kernel_initializer=None, **kwargs):
+        super().__init__(num_classes, kernel_initializer, **kwargs)
+        self.s = float(s)
+        self.m1 = float(m1)
+        self.m2 = float(m2)
+        self.m3 = float(m3)
 
     def cosines(self, embeddings):
         """cos(theta_j) between each embedding and each class centre, in [-1, 1]."""
@@ -106,19 +119,8 @@ class CombinedMargin(keras.layers.Layer):
         target = self.margin(self.target_angles(embeddings, labels))
         return self.s * tf.where(is_target, target[:, None], self.cosines(embeddings))
 
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0][0], self.num_classes)
-
     def get_config(self):
-        return {
-            **super().get_config(),
-            "num_classes": self.num_classes,
-            "s": self.s,
-            "m1": self.m1,
-            "m2": self.m2,
-            "m3": self.m3,
-            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-        }
+        return {**super().get_config(), "s": self.s, "m1": self.m1, "m2": self.m2, "m3": self.m3}
 
 
 @keras.saving.register_keras_serializable(package="tfmfn")
@@ -163,44 +165,20 @@ class NormFace(CombinedMargin):
 
 
 @keras.saving.register_keras_serializable(package="tfmfn")
-class Softmax(keras.layers.Layer):
+class Softmax(_Head):
     """Plain softmax classifier: logits w_j . x + b_j (the label input is not used).
 
-    Its kernel (embedding size, num_classes) is laid out as the margin heads'
-    kernel; the bias is not decayed, as in insightface.
+    Its kernel is laid out as the margin heads' kernel; the bias is not decayed,
+    as in insightface.
     """
 
-    def __init__(self, num_classes, kernel_initializer=None, **kwargs):
-        kwargs.setdefault("dtype", "float32")
-        super().__init__(**kwargs)
-        if num_classes < 2:
-            raise ValueError(f"a softmax head needs at least 2 classes, got {num_classes}")
-        self.num_classes = int(num_classes)
-        self.kernel_initializer = keras.initializers.get(
-            kernel_initializer or keras.initializers.RandomNormal(stddev=0.01)
-        )
-
     def build(self, input_shape):
-        embedding_size = input_shape[0][-1]
-        self.kernel = self.add_weight(
-            name="kernel", shape=(embedding_size, self.num_classes), initializer=self.kernel_initializer
-        )
-        self.bias = self.add_weight(name="bias", shape=(self.num_classes,), initializer="zeros")
         super().build(input_shape)
+        self.bias = self.add_weight(name="bias", shape=(self.num_classes,), initializer="zeros")
 
     def call(self, inputs):
         embeddings, _ = inputs
         return tf.matmul(tf.cast(embeddings, self.kernel.dtype), self.kernel) + self.bias
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0][0], self.num_classes)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "num_classes": self.num_classes,
-            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-        }
 
 
 HEADS = {"arcface": ArcFace, "cosface": CosFace, "combined": CombinedMargin, "normface": NormFace, "softmax": Softmax}

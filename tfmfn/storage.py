@@ -79,13 +79,9 @@ def written(path):
             raise
         os.replace(partial, path)
         return
-    folder = tempfile.mkdtemp(prefix="tfmfn-")
-    try:
-        local = os.path.join(folder, os.path.basename(path))
+    with _scratch_file(path) as local:
         yield local
         copy(local, path)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -95,11 +91,17 @@ def local_copy(path):
     if is_local(path):
         yield path
         return
-    folder = tempfile.mkdtemp(prefix="tfmfn-")
-    try:
-        local = os.path.join(folder, os.path.basename(path))
+    with _scratch_file(path) as local:
         tf.io.gfile.copy(path, local)
         yield local
+
+
+@contextlib.contextmanager
+def _scratch_file(path):
+    """A local path named as `path`, in a temporary folder removed afterwards."""
+    folder = tempfile.mkdtemp(prefix="tfmfn-")
+    try:
+        yield os.path.join(folder, os.path.basename(path))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -240,10 +240,11 @@ def decode_image(encoded, image_size=preprocess.INPUT_SIZE):
 
 
 def _decode_readable(encoded, image_size):
-    """decode_image, and zeros for an unreadable record's marker (which must reach `_refuse_unreadable`)."""
-    return tf.cond(
-        tf.equal(encoded, _UNREADABLE), lambda: tf.zeros([*image_size, 3]), lambda: decode_image(encoded, image_size)
-    )
+    """(decode_image, False), or (zeros, True) for an unreadable record's marker, which must reach
+    `_refuse_unreadable` past ignore_errors."""
+    unreadable = tf.equal(encoded, _UNREADABLE)
+    image = tf.cond(unreadable, lambda: tf.zeros([*image_size, 3]), lambda: decode_image(encoded, image_size))
+    return image, unreadable
 
 
 def _refuse_unreadable(image, label, unreadable):
@@ -334,16 +335,16 @@ def make_dataset(
         seed_tensor = tf.constant(seed, tf.int64)
 
         def prepare(encoded, label, position):
-            image = augment(_decode_readable(encoded, image_size), tf.stack([seed_tensor, position]), flip,
-                            light_augment)
-            return preprocess.normalize(image), label, tf.equal(encoded, _UNREADABLE)
+            image, unreadable = _decode_readable(encoded, image_size)
+            image = augment(image, tf.stack([seed_tensor, position]), flip, light_augment)
+            return preprocess.normalize(image), label, unreadable
 
         dataset = source.training_stream(batch_size, seed, start_step, input_context)
     else:
 
         def prepare(encoded, label):
-            image = _decode_readable(encoded, image_size)
-            return preprocess.normalize(image), label, tf.equal(encoded, _UNREADABLE)
+            image, unreadable = _decode_readable(encoded, image_size)
+            return preprocess.normalize(image), label, unreadable
 
         dataset = source.encoded(input_context)
     dataset = dataset.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
