@@ -509,9 +509,8 @@ def refuse_another_run(config):
 
 
 def prepare_model_dir(config, started_from=None):
-    """Creates or reopens `config.model_dir`; refuses one that trained something else. Records
-    `started_from` (`initial_weights(config)`) the first time."""
-    refuse_another_run(config)
+    """Creates or reopens `config.model_dir` (after `refuse_another_run(config)`) and writes its config.
+    Records `started_from` (`initial_weights(config)`) the first time."""
     storage.makedirs(config.model_dir)
     path = os.path.join(config.model_dir, CONFIG_FILE)
     storage.write_text(path, config.to_json())
