@@ -73,7 +73,11 @@ def test_install_copies_the_model_and_blazeface_and_refuses_a_model_without_meta
         [android.EMBEDDER_ASSET, android.DETECTOR_ASSET])
     assert (assets / android.EMBEDDER_ASSET).read_bytes() == with_metadata
     assert (assets / android.DETECTOR_ASSET).read_bytes() == open(align.detector_model_path("full"), "rb").read()
-    assert convert.read_metadata(str(assets / android.EMBEDDER_ASSET))["recommended_threshold"] == 1.234
+    installed = convert.read_metadata(str(assets / android.EMBEDDER_ASSET))
+    assert installed["recommended_threshold"] == installed["thresholds"]["far_1e-3"]["threshold"] == 1.003
+    assert installed["thresholds"]["impostor_pairs"] == android.METADATA_IMPOSTORS
+    assert installed["thresholds"]["use"] == {"1:1": "far_1e-3", "1:N": "far_1e-4"}
+    assert installed["thresholds"]["far_1e-4"]["supported"] is False
     with pytest.raises(ValueError, match="no tfmfn metadata"):
         android.install_model(str(tmp_path / "plain.tflite"), str(tmp_path / "other"))
     assert not (tmp_path / "other").exists()

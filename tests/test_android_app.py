@@ -16,11 +16,21 @@ APP = os.path.join(DEMO, "app")
 APP_JAVA = os.path.join(APP, "src", "main", "java", "org", "tfmfn", "demo")
 RESOURCES = os.path.join(APP, "src", "main", "res")
 FRAMEWORK_RESOURCES = "/usr/share/android-framework-res/framework-res.apk"
+STUBS = os.path.join("tests", "android_stubs")
+FACECORE_JAVA = os.path.join(DEMO, "facecore", "src", "main", "java")
+ANDROID_NS = "{http://schemas.android.com/apk/res/android}"
+API_31_ATTRIBUTES = ("dataExtractionRules",)
+"""Manifest attributes newer than Debian's framework-res (Android 10, API 29), which aapt cannot resolve."""
+needs_aapt = pytest.mark.skipif(shutil.which("aapt") is None or not os.path.exists(FRAMEWORK_RESOURCES),
+                                reason="needs Debian's aapt and android-framework-res (make test installs them)")
+needs_javac_and_aapt = pytest.mark.skipif(
+    shutil.which("javac") is None or shutil.which("aapt") is None or not os.path.exists(FRAMEWORK_RESOURCES),
+    reason="needs a JDK, Debian's aapt and android-framework-res (make test installs them)")
 ALLOWED_IMPORTS = (
     "java.",
     "android.",            # the Android SDK
     "androidx.camera.",    # CameraX
-    "androidx.lifecycle.Lifecycle",  # the LifecycleOwner type CameraX binds use cases to
+    "androidx.lifecycle.Lifecycle",  # LifecycleOwner, which CameraX binds use cases to, and LifecycleRegistry
     "com.google.common.util.concurrent.ListenableFuture",  # the future ProcessCameraProvider returns
     "org.tensorflow.lite.",  # LiteRT's Interpreter API
     "org.tfmfn.facecore.",
@@ -46,14 +56,15 @@ def test_app_imports_only_facecore_the_android_sdk_camerax_and_litert():
     assert any(name.startswith("androidx.camera.") for name in imports)
 
 
-def test_app_depends_only_on_facecore_camerax_and_litert():
+def test_app_depends_only_on_facecore_camerax_litert_and_the_lifecycle_runtime():
     build = read(APP, "build.gradle.kts")
     dependencies = re.search(r"\ndependencies \{(.*?)\n\}", build, re.S).group(1)
     declared = re.findall(r"implementation\((.+?)\)\n", dependencies + "\n")
     assert declared[0] == 'project(":facecore")'
     catalog = dict(re.findall(r'^([\w-]+) = \{ group = "([\w.]+)"', read(DEMO, "gradle", "libs.versions.toml"), re.M))
     groups = {catalog[alias.removeprefix("libs.").replace(".", "-")] for alias in declared[1:]}
-    assert groups == {"androidx.camera", "com.google.ai.edge.litert"}
+    # LifecycleRegistry is declared, not left to come in through CameraX's own dependencies
+    assert groups == {"androidx.camera", "com.google.ai.edge.litert", "androidx.lifecycle"}
     assert int(re.search(r"minSdk = (\d+)", build).group(1)) >= 24
 
 
@@ -89,8 +100,11 @@ def test_every_resource_the_code_names_exists():
 
 
 def compile_resources(folder, resources=RESOURCES):
-    """Debian's aapt compiles the manifest and resources against the Android framework's; returns (result, R.java)."""
+    """Debian's aapt compiles the manifest and resources against the Android framework's; returns (result, R.java).
+    The manifest's API 31+ attributes are left out (checked apart, in test_gallery_stays_on_the_device)."""
     manifest = read(APP, "src", "main", "AndroidManifest.xml")
+    for attribute in API_31_ATTRIBUTES:
+        manifest = re.sub(rf'\s+android:{attribute}="[^"]*"', "", manifest)
     with_package = manifest.replace("<manifest ", '<manifest package="org.tfmfn.demo" ', 1)  # AGP adds it from namespace
     (folder / "AndroidManifest.xml").write_text(with_package)
     (folder / "gen").mkdir()
@@ -101,8 +115,7 @@ def compile_resources(folder, resources=RESOURCES):
     return result, r_java.read_text() if r_java.exists() else ""
 
 
-@pytest.mark.skipif(shutil.which("aapt") is None or not os.path.exists(FRAMEWORK_RESOURCES),
-                    reason="needs Debian's aapt and android-framework-res (make test installs them)")
+@needs_aapt
 def test_resources_compile_against_the_android_framework_with_every_name_the_code_uses(tmp_path):
     result, r_java = compile_resources(tmp_path)
     assert result.returncode == 0, result.stderr
@@ -118,6 +131,95 @@ def test_resources_compile_against_the_android_framework_with_every_name_the_cod
     layout.write_text(layout.read_text().replace("android:layout_weight", "android:layout_wieght", 1))
     failed, _ = compile_resources(broken, str(broken / "res"))
     assert failed.returncode != 0 and "layout_wieght" in failed.stderr
+
+
+def compile_app(folder, app_java=APP_JAVA):
+    """javac (Java 8, as the app's compileOptions) over the app's Java, facecore, the aapt-made R.java and the
+    API stubs of tests/android_stubs; returns javac's result."""
+    resources, _ = compile_resources(folder)
+    assert resources.returncode == 0, resources.stderr
+    sources = [os.path.join(root, name) for top in (STUBS, FACECORE_JAVA, app_java, str(folder / "gen"))
+               for root, _, names in os.walk(top) for name in names if name.endswith(".java")]
+    return subprocess.run(["javac", "--release", "8", "-Xlint:-options", "-d", str(folder / "classes"), *sources],
+                          capture_output=True, text=True)
+
+
+@needs_javac_and_aapt
+def test_app_compiles_against_the_android_camerax_and_litert_signatures(tmp_path):
+    result = compile_app(tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    compiled = {name for _, _, names in os.walk(tmp_path / "classes" / "org" / "tfmfn" / "demo") for name in names}
+    assert {f"{name[:-5]}.class" for name in java_sources(APP_JAVA)} <= compiled
+
+
+@needs_javac_and_aapt
+@pytest.mark.parametrize("file_name, before, after, error", [
+    ("FacePipeline.java", ".setUseXNNPACK(true)", ".setUseXnnpack(true)", "cannot find symbol"),  # LiteRT
+    ("MainActivity.java", "int rotation = image.getImageInfo()", "String rotation = image.getImageInfo()",
+     "incompatible types"),  # CameraX
+    ("SystemBars.java", "insets.getSystemWindowInsetBottom()", "insets.getSystemWindowInsetsBottom()",
+     "cannot find symbol"),  # Android
+])
+def test_app_compile_fails_on_a_method_or_type_the_apis_do_not_have(tmp_path, file_name, before, after, error):
+    changed = tmp_path / "java"
+    shutil.copytree(APP_JAVA, changed)
+    source = (changed / file_name).read_text()
+    assert before in source
+    (changed / file_name).write_text(source.replace(before, after, 1))
+    result = compile_app(tmp_path, str(changed))
+    assert result.returncode != 0 and error in result.stderr and file_name in result.stderr
+
+
+def test_every_stub_names_the_release_it_mirrors():
+    stubs = [os.path.join(root, name) for root, _, names in os.walk(STUBS) for name in names]
+    assert len(stubs) > 40 and all(name.endswith(".java") for name in stubs)
+    versions = {"android/": "Android API 35", "androidx/camera/": "CameraX 1.4.2", "androidx/lifecycle/": "2.8.7",
+                "org/tensorflow/lite/": "LiteRT 1.4.1", "com/google/common/": "listenablefuture"}
+    catalog = read(DEMO, "gradle", "libs.versions.toml")
+    for path in stubs:
+        relative = os.path.relpath(path, STUBS)
+        expected = [version for prefix, version in versions.items() if relative.startswith(prefix)]
+        assert expected and expected[0] in read(path).splitlines()[0], relative
+    assert 'camerax = "1.4.2"' in catalog and 'litert = "1.4.1"' in catalog and 'lifecycle = "2.8.7"' in catalog
+    assert "compileSdk = 35" in read(APP, "build.gradle.kts")
+
+
+def layout_roots():
+    """{layout name: its root element} of the app's layouts."""
+    folder = os.path.join(RESOURCES, "layout")
+    return {name[:-4]: ElementTree.parse(os.path.join(folder, name)).getroot() for name in os.listdir(folder)}
+
+
+def test_every_screen_keeps_its_content_clear_of_the_system_bars():
+    # targetSdk 35: Android 15 draws edge to edge, so each screen pads its root by the system bars' insets
+    assert "targetSdk = 35" in read(APP, "build.gradle.kts")
+    roots = layout_roots()
+    screens = 0
+    for name, source in java_sources(APP_JAVA).items():
+        for layout in re.findall(r"^ +setContentView\(R\.layout\.(\w+)\);", source, re.M):
+            screens += 1
+            root_id = roots[layout].get(ANDROID_NS + "id")
+            assert root_id == "@+id/root", (layout, root_id)
+            assert "SystemBars.keepClear(findViewById(R.id.root));" in source, name
+    assert screens == 2
+    bars = read(APP_JAVA, "SystemBars.java")
+    assert "WindowInsets.Type.systemBars() | WindowInsets.Type.displayCutout()" in bars
+    assert "bottom + bars.bottom" in bars and "setOnApplyWindowInsetsListener" in bars
+
+
+def test_the_gallery_stays_on_the_device():
+    manifest = ElementTree.parse(os.path.join(APP, "src", "main", "AndroidManifest.xml")).getroot()
+    application = manifest.find("application")
+    assert application.get(ANDROID_NS + "allowBackup") == "false"  # cloud backup, up to Android 11
+    rules_name = application.get(ANDROID_NS + "dataExtractionRules")  # Android 12+: backup and device transfer
+    assert rules_name == "@xml/data_extraction_rules"
+    rules = ElementTree.parse(os.path.join(RESOURCES, "xml", "data_extraction_rules.xml")).getroot()
+    assert rules.tag == "data-extraction-rules"
+    for section in ("cloud-backup", "device-transfer"):
+        excluded = {element.get("domain") for element in rules.find(section).iter("exclude")}
+        assert excluded == {"root", "file", "database", "sharedpref", "external"}, section
+        assert not list(rules.find(section).iter("include"))
+    assert "getFilesDir()" in read(APP_JAVA, "MainActivity.java")  # the gallery lives in the "file" domain
 
 
 @pytest.mark.parametrize("constant, expected", [

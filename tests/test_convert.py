@@ -44,6 +44,8 @@ def test_float32_export_equals_keras_and_carries_metadata(trained, tmp_path):
     assert metadata["embedding_size"] == 128 and metadata["input_size"] == [112, 112]
     assert metadata["alignment_template"] == card["alignment_template"]
     assert metadata["recommended_threshold"] == card["recommended_threshold"] is not None
+    assert metadata["thresholds"] == card["thresholds"] and set(card["thresholds"]["use"].values()) <= set(card["thresholds"])
+    assert metadata["recommended_threshold"] == card["thresholds"]["far_1e-3"]["threshold"]
     assert embedder.load_embedder(report["file"]).embedding_size == 128  # metadata does not disturb LiteRT
 
 
@@ -84,6 +86,10 @@ def test_int8_from_a_float_model_fine_tunes_under_qat_first(trained, tmp_path):
     report = convert.convert(request(model_dir, tmp_path, "qat.tflite", **settings), say=lambda *a: None)
     assert report["quantization"] == "int8 qat" and report["float_ops"] == {} and report["fully_delegated"]
     assert report["source_model"].endswith(embedder.EXPORT_QAT_WEIGHTS)
+    # the int8 file reproduces the QAT model it came from more closely than the float model QAT started from
+    assert report["parity_with_qat"]["n"] == report["parity"]["n"]
+    assert report["parity_with_qat"]["cosine_min"] > 0.95
+    assert report["parity_with_qat"]["cosine_mean"] > report["parity"]["cosine_mean"]
     card = json.loads((tmp_path / "qat" / "export" / "model_card.json").read_text())
     assert card["training"]["steps_trained"] == 2 and card["quantization"].startswith("qat")
     again = convert.convert(request(tmp_path / "qat", tmp_path, "qat2.tflite"), say=lambda *a: None)

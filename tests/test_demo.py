@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from tfmfn import android, demo
+from tfmfn import android, convert, demo, model_card
 
 pytestmark = pytest.mark.xdist_group("demo")  # one worker runs the demo once for every test here
 
@@ -41,6 +41,16 @@ def test_every_stage_ran_and_the_report_has_the_figures(finished):
     assert report["int8_over_float32_latency"]["1"] == pytest.approx(
         models["int8"]["median_ms"]["1"] / models["float32"]["median_ms"]["1"])
     assert report["data"]["identities"] == 10
+    # the int8 model's metadata and its card hold the app's thresholds with the impostor pairs behind them
+    metadata = convert.read_metadata(settings.tflite("int8"))
+    thresholds = metadata["thresholds"]
+    assert models["int8"]["thresholds"] == thresholds and thresholds["use"] == {"1:1": "far_1e-3", "1:N": "far_1e-4"}
+    assert thresholds["impostor_pairs"] == thresholds["num_pairs"] - thresholds["genuine_pairs"] > 0
+    assert thresholds["far_1e-4"]["threshold"] <= thresholds["far_1e-3"]["threshold"]
+    assert not thresholds["far_1e-4"]["supported"]  # a tiny demo's few hundred impostor pairs cannot measure 1e-4
+    assert metadata["recommended_threshold"] == thresholds["far_1e-3"]["threshold"]
+    card = model_card.read_card(settings.path("qat"))
+    assert card["thresholds"]["use"] == thresholds["use"] and card["thresholds"]["impostor_pairs"] > 0
 
 
 def test_report_md_shows_what_report_json_holds(finished):
@@ -53,6 +63,7 @@ def test_report_md_shows_what_report_json_holds(finished):
     assert f"{100 * int8['accuracy']:.2f} ± {100 * int8['accuracy_std']:.2f}" in markdown
     assert f"{int8['parity']['cosine_mean']:.4f} / {int8['parity']['cosine_min']:.4f}" in markdown
     assert f"{int8['median_ms']['1']:.2f} / {int8['median_ms']['2']:.2f}" in markdown
+    assert demo.describe_thresholds(int8["thresholds"]) in markdown
     for image in ("curves_float.png", "curves_qat.png", "roc.png", "latency.png", "samples.png"):
         assert f"]({image})" in markdown
         assert os.path.getsize(settings.path(image)) > 10_000, image

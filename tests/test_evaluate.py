@@ -149,6 +149,17 @@ def test_quantize_round_trip():
     assert embedder.dequantize(quantized, detail).tolist() == [-10.0, 0.0, 1.0, 65.0]
 
 
+def test_int8_inputs_get_the_codes_quantization_aware_training_gave_them():
+    # tfmfn's int8 inputs: scale 1/128, zero point 0, the range [-1, 127/128] of QAT's input fake-quant
+    pixels = np.arange(256, dtype=np.float32)
+    normalised = (pixels - 127.5) / 128
+    trained_on = tf.quantization.fake_quant_with_min_max_vars(normalised, min=-1.0, max=127 / 128, num_bits=8)
+    codes = embedder.quantize(normalised, {"dtype": np.int8, "quantization": (1 / 128, 0)})
+    np.testing.assert_array_equal(codes, np.round(trained_on.numpy() * 128).astype(np.int8))
+    assert len(np.unique(codes)) == 255  # halves rounded to even give 129 codes for the 256 values
+    assert (codes != np.clip(np.round(normalised * 128), -128, 127)).sum() == 128
+
+
 def test_errors_name_the_problem(small_set, tmp_path):
     model = models.build("mobilefacenet", input_shape=(96, 96, 3))
     with pytest.raises(ValueError, match="images are 112x112 but .* takes 96x96"):
@@ -174,7 +185,47 @@ def test_cli_json_and_no_flip(small_set, tmp_path):
             capture_output=True, text=True, check=True,
         )
         outputs[bool(extra)] = json.loads(result.stdout)["val"]
-    keys = {"accuracy", "accuracy_std", "threshold", "val_at_far_1e-3", "tar_at_far", "auc", "num_pairs"}
+    keys = {"accuracy", "accuracy_std", "threshold", "val_at_far_1e-3", "tar_at_far", "auc", "num_pairs",
+            "operating_points"}
     assert set(outputs[False]) == keys and set(outputs[False]["tar_at_far"]) == {"1e-4", "1e-3", "1e-2"}
     assert outputs[False]["num_pairs"] == 60
     assert outputs[False]["auc"] != outputs[True]["auc"]  # the flip changes the embeddings
+    # the operating points always come from the single, unflipped image, as an app embeds it
+    assert outputs[False]["operating_points"] == outputs[True]["operating_points"]
+
+
+def test_operating_points_are_thresholds_at_far_targets_with_their_impostors():
+    rng = np.random.default_rng(3)
+    genuine, impostors = rng.uniform(0.0, 1.5, 2_000), rng.permutation(np.arange(20_000) / 10_000 + 1.0)
+    distances = np.concatenate([genuine, impostors])
+    issame = np.concatenate([np.ones(2_000, bool), np.zeros(20_000, bool)])
+    points = evaluate.operating_points(distances, issame)
+    assert points["impostor_pairs"] == 20_000 and points["genuine_pairs"] == 2_000
+    # 20,000 impostors at 1.0000, 1.0001, ...: FAR 1e-3 allows 20 false accepts, so the 21st impostor is the
+    # threshold (pairs strictly closer are accepted); FAR 1e-4 allows 2
+    at_1e3, at_1e4 = points["far_1e-3"], points["far_1e-4"]
+    assert at_1e3["threshold"] == pytest.approx(1.0020) and at_1e3["false_accepts"] == 20
+    assert at_1e4["threshold"] == pytest.approx(1.0002) and at_1e4["false_accepts"] == 2
+    assert at_1e3["far"] == pytest.approx(1e-3) and at_1e4["far"] == pytest.approx(1e-4)
+    assert at_1e3["tar"] == pytest.approx(np.mean(genuine < 1.0020)) and at_1e3["supported"] and at_1e4["supported"]
+    assert points["accuracy_optimal"]["threshold"] == pytest.approx(1.0) and points["accuracy_optimal"]["far"] == 0
+    # 3,000 impostors (LFW's) measure FAR 1e-3 but not 1e-4: the card must say so
+    lfw_like = evaluate.operating_points(distances[:5_000], issame[:5_000])
+    assert lfw_like["impostor_pairs"] == 3_000 and lfw_like["far_1e-3"]["supported"]
+    assert not lfw_like["far_1e-4"]["supported"] and "at least 10000" in lfw_like["far_1e-4"]["note"]
+    assert lfw_like["far_1e-4"]["false_accepts"] == 0
+    assert lfw_like["far_1e-4"]["threshold"] == pytest.approx(impostors[:3_000].min())
+
+
+def test_operating_points_come_from_single_embeddings_not_the_flip_sum(tmp_path):
+    path = str(tmp_path / "projection.bin")
+    insightface_golden.write_set(path)
+    metrics = evaluate.evaluate_bins(insightface_golden.projection_embedder(), [path])["projection"]
+    pairs = bins.load_bin(path)
+    model = insightface_golden.projection_embedder()
+    faces = np.stack([pairs.decode(index) for index in range(len(pairs.images))])
+    single = model.embed(faces).astype(np.float64)
+    expected = evaluate.operating_points(evaluate.pair_distances(single[0::2], single[1::2]), pairs.issame)
+    assert metrics["operating_points"] == expected
+    flipped = evaluate.pair_distances(*evaluate.pair_embeddings(model, pairs))
+    assert expected != evaluate.operating_points(flipped, pairs.issame)

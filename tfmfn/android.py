@@ -45,7 +45,9 @@ SAMPLED_INDICES = (0, 1, 2, 3, 1000, 5000, 18816, 37631)
 CANDIDATE_SCORE = 0.05
 """BlazeFace anchors scoring at least this go into the goldens (a low bar, so that NMS has work)."""
 SAMPLED_ANCHORS = (0, 1, 47, 48, 1000, 2303)
-METADATA_THRESHOLD = 1.234
+METADATA_IMPOSTORS = 3000
+"""The metadata golden's evaluation: 1,000 genuine pairs at distance 0.5 and this many impostors at 1.000,
+1.001, ...: FAR 1e-3 allows 3 false accepts (threshold 1.003), 1e-4 none (1.000, too few to measure)."""
 ENLARGED_SIZE = 128
 """A 45x60 crop of the photo is letterboxed up to this size (the detector's enlarging path)."""
 
@@ -123,13 +125,16 @@ def write_goldens(folder, photo=PHOTO):
 
 def metadata_models():
     """A tiny float embedder as .tflite bytes, without and with tfmfn metadata (fixed creation time)."""
-    from tfmfn import convert, model_card
+    from tfmfn import convert, evaluate, model_card
     from tfmfn.models.table import Row, build_from_table
 
     tiny = build_from_table((Row("conv3x3", c=4, s=2), Row("gdconv", c=4), Row("linear1x1", c=8)),
                             (16, 16, 3), "relu", "tiny")
     plain = convert.convert_keras(tiny, "float32")
-    metadata = convert.make_metadata(model_card.make_card(tiny, "tiny"), "float32", threshold=METADATA_THRESHOLD)
+    distances = np.concatenate([np.full(1000, 0.5), 1 + np.arange(METADATA_IMPOSTORS) / 1000])
+    issame = np.arange(len(distances)) < 1000
+    evaluation = {"golden": {"threshold": 0.75, "operating_points": evaluate.operating_points(distances, issame)}}
+    metadata = convert.make_metadata(model_card.make_card(tiny, "tiny"), "float32", evaluation)
     metadata["created"] = "2026-01-01T00:00:00+00:00"
     metadata["tfmfn_version"] = "golden"
     return plain, convert.add_metadata(plain, metadata)
@@ -199,8 +204,25 @@ def main(argv):
     except (FileNotFoundError, ValueError) as error:
         raise SystemExit(f"error: {error}")
     print(f"installed {options.model} ({metadata['model']}, {metadata['quantization']}, "
-          f"{metadata['embedding_size']}-d, threshold {metadata['recommended_threshold']}) and BlazeFace "
-          f"into {options.assets}")
+          f"{metadata['embedding_size']}-d) and BlazeFace into {options.assets}")
+    print(describe_thresholds(metadata))
+
+
+def describe_thresholds(metadata):
+    """What the app will compare against in each mode, from a .tflite's tfmfn metadata."""
+    thresholds = metadata.get("thresholds")
+    if not thresholds:
+        threshold = metadata.get("recommended_threshold")
+        return (f"thresholds: none measured on single images; the app uses {threshold} for 1:1 and 1:N "
+                "(convert with --eval_bins to measure them)" if threshold is not None else
+                "thresholds: none; the app falls back to its default (convert with --eval_bins to measure them)")
+    lines = [f"thresholds, from {thresholds['impostor_pairs']} impostor pairs of {thresholds['set']} "
+             "(single images, no flip):"]
+    for mode, key in thresholds["use"].items():
+        point = thresholds[key]
+        caveat = "" if point["supported"] else f" ({point['note']})"
+        lines.append(f"  {mode}: {key} = {point['threshold']:.4f}, TAR {point['tar']:.2%}{caveat}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,10 @@
 
 An int8 export that still holds float ops is refused unless `--allow_float_ops`.
 Every file carries tfmfn's metadata (`read_metadata`): input size,
-normalisation, embedding size, alignment template and the recommended
-threshold, so the app needs nothing beside the file. The report
+normalisation, embedding size, alignment template and the thresholds at
+FAR 1e-3 (1:1) and 1e-4 (1:N) with their impostor counts, measured on the
+converted model itself when `--eval_bins` are given (`tfmfn.model_card`), so the
+app needs nothing beside the file. The report
 (`--report FILE.json`, also printed) gives the size, ops, float ops, input and
 output quantisation, XNNPACK delegation, parity of the converted embeddings
 against the float model on held-out images (cosine mean and minimum), and with
@@ -126,11 +128,14 @@ def read_metadata(tflite):
     return None
 
 
-def make_metadata(card, quantization, threshold=None):
-    """The metadata that every exported .tflite carries, from the model card."""
+def make_metadata(card, quantization, evaluation=None):
+    """The metadata that every exported .tflite carries, from the model card; the thresholds from
+    `evaluation` (of the converted model, `tfmfn.evaluate` results) when given, else the card's."""
     import tfmfn
+    from tfmfn import model_card
 
-    threshold = threshold if threshold is not None else card.get("recommended_threshold")
+    thresholds = model_card.operating_thresholds(evaluation) if evaluation else card.get("thresholds")
+    threshold = model_card.recommended_threshold(evaluation) if evaluation else card.get("recommended_threshold")
     return {
         "format": METADATA_FORMAT,
         "model": card["model"],
@@ -141,8 +146,10 @@ def make_metadata(card, quantization, threshold=None):
         "embedding_size": card["embedding_size"],
         "quantization": quantization,
         "recommended_threshold": threshold,
+        "thresholds": thresholds,
         "threshold_meaning": "same person when the squared distance of the L2-normalised embeddings is below it "
-                             "(cosine similarity above 1 - threshold / 2)",
+                             "(cosine similarity above 1 - threshold / 2); recommended_threshold is for 1:1 "
+                             "verification, thresholds.use names the point for each app mode",
         "tfmfn_version": tfmfn.__version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
@@ -245,6 +252,7 @@ def convert(request, say=print):
     reference_path = card["training"].get("initial_weights") if qat else model_path
     normalization = (card["normalization"]["mean"], card["normalization"]["scale"])
     reference = embedder.KerasEmbedder(embedder.load_keras_model(reference_path), normalization=normalization)
+    references = {"float": reference, "qat": embedder.KerasEmbedder(model, normalization=normalization) if qat else None}
     input_size = tuple(card["input_size"])
     data_path = request.representative or card["training"].get("data", {}).get("path")
     calibrating = request.mode == "int8" and not qat
@@ -271,7 +279,7 @@ def convert(request, say=print):
         with open(partial, "wb") as stream:
             stream.write(tflite)
         calibrated = 0 if representative is None else len(representative)
-        tflite = _check_and_describe(tflite, partial, report, reference, sets, (data_path, calibrated), request, card, say)
+        tflite = _check_and_describe(tflite, partial, report, references, sets, (data_path, calibrated), request, card, say)
         os.replace(partial, out)
     finally:
         if os.path.exists(partial):
@@ -289,15 +297,20 @@ def check_all_int8(analysis):
         )
 
 
-def _check_and_describe(tflite, partial, report, reference, sets, training_data, request, card, say):
+def _check_and_describe(tflite, partial, report, references, sets, training_data, request, card, say):
     """Parity, accuracy and metadata of the model written to `partial`; returns the bytes with metadata.
-    `training_data` is (path, number of images of its draw used for calibration)."""
-    from tfmfn import embedder, evaluate, model_card
+    `references` holds the float Keras embedder and, for a QAT conversion, the QAT one; `training_data` is
+    (path, number of images of its draw used for calibration)."""
+    from tfmfn import embedder, evaluate
 
+    reference = references["float"]
     converted = embedder.TFLiteEmbedder(partial)
     converted.normalization = reference.normalization
-    report["parity"] = _parity(reference, converted, sets, training_data, request, tuple(card["input_size"]))
-    threshold = None
+    parity = _parity(references, converted, sets, training_data, request, tuple(card["input_size"]))
+    report["parity"] = parity["float"]
+    if "qat" in parity:
+        report["parity_with_qat"] = parity["qat"]
+    converted_results = None
     if sets:
         say(f"evaluating the float and the converted model on {', '.join(s.name for s in sets)}")
         float_results = evaluate.evaluate_sets(reference, sets)
@@ -309,15 +322,16 @@ def _check_and_describe(tflite, partial, report, reference, sets, training_data,
                    "num_pairs": float_results[name]["num_pairs"]}
             for name in float_results
         }
-        threshold = model_card.recommended_threshold(converted_results)
-    report["metadata"] = make_metadata(card, report["quantization"], threshold)
+    report["metadata"] = make_metadata(card, report["quantization"], converted_results)
     tflite = add_metadata(tflite, report["metadata"])
     with open(partial, "wb") as stream:
         stream.write(tflite)
     return tflite
 
 
-def _parity(reference, converted, sets, training_data, request, input_size):
+def _parity(references, converted, sets, training_data, request, input_size):
+    """Cosine parity of the converted model with each Keras reference ({"float": ..., "qat": ... or None}) on
+    held-out faces: the float model it should stay close to, and the QAT model it should reproduce."""
     from tfmfn.data import pipeline
 
     if request.parity_faces:
@@ -332,8 +346,13 @@ def _parity(reference, converted, sets, training_data, request, input_size):
         data_path, skip = training_data
         faces = pipeline.sample_faces(data_path, request.parity_images, input_size, skip=skip)
         where = f"{data_path}, {len(faces)} training images not used for calibration"
-    mean, minimum = cosine_parity(reference.embed(faces), converted.embed(faces))
-    return {"cosine_mean": mean, "cosine_min": minimum, "n": len(faces), "images": where}
+    embeddings = converted.embed(faces)
+    parity = {}
+    for name, reference in references.items():
+        if reference is not None:
+            mean, minimum = cosine_parity(reference.embed(faces), embeddings)
+            parity[name] = {"cosine_mean": mean, "cosine_min": minimum, "n": len(faces), "images": where}
+    return parity
 
 
 def _fine_tune(model_path, card, request, say):
@@ -381,6 +400,8 @@ def format_report(report):
         + (f"; float ops: {report['float_ops']}" if report["float_ops"] and report["quantization"].startswith("int8") else ""),
         f"parity with the float model: cosine mean {report['parity']['cosine_mean']:.4f}, "
         f"min {report['parity']['cosine_min']:.4f} over {report['parity']['n']} images ({report['parity']['images']})",
+        *([f"parity with the QAT model it was converted from: cosine mean {report['parity_with_qat']['cosine_mean']:.5f}, "
+           f"min {report['parity_with_qat']['cosine_min']:.5f}"] if "parity_with_qat" in report else []),
     ]
     for name, accuracy in report.get("accuracy", {}).items():
         lines.append(

@@ -349,6 +349,7 @@ def build_report(settings, stages):
             entry.update(file=os.path.relpath(export["file"], settings.out), bytes=export["bytes"],
                          fully_delegated=export["fully_delegated"], parity=export["parity"],
                          threshold=export["metadata"]["recommended_threshold"],
+                         thresholds=export["metadata"]["thresholds"],
                          median_ms={threads: row["median_ms"] for threads, row in latency[name].items()})
         else:
             entry.update(file=os.path.join("float", "export"))
@@ -368,6 +369,18 @@ def build_report(settings, stages):
         "app_assets": stages["app"].get("installed"),
         "created": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
+
+
+def describe_thresholds(thresholds):
+    """One line for the report: each app mode's threshold, its FAR and TAR, and the impostor pairs behind them."""
+    if not thresholds:
+        return "none measured"
+    parts = []
+    for mode, key in thresholds["use"].items():
+        point = thresholds[key]
+        caveat = "" if point["supported"] else ", too few impostor pairs to measure this rate"
+        parts.append(f"{mode} at FAR {point['target_far']:g}: {point['threshold']:.3f} (TAR {point['tar']:.1%}{caveat})")
+    return "; ".join(parts) + f", from {thresholds['impostor_pairs']:,} impostor pairs of {thresholds['set']}"
 
 
 def format_markdown(report):
@@ -404,8 +417,8 @@ def format_markdown(report):
         f"- int8 / float32 latency: {ratio} ({' / '.join(threads)} threads; LiteRT + XNNPACK, "
         f"{settings['benchmark_runs']} interleaved runs).",
         f"- int8 - float accuracy: {100 * report['int8_minus_float_accuracy']:+.2f} points.",
-        f"- recommended threshold (squared distance of normalised embeddings) in the int8 model's metadata: "
-        f"{models['int8']['threshold']:.3f}.",
+        f"- thresholds in the int8 model's metadata (squared distance of normalised embeddings, single "
+        f"images without flip): {describe_thresholds(models['int8']['thresholds'])}.",
         f"- files (beside this report): `{models['keras']['file']}`, `{models['float32']['file']}`, "
         f"`{models['int8']['file']}`"
         + (f"; the int8 model is installed in `{report['app_assets']}`." if report["app_assets"] else "."),

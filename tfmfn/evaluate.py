@@ -16,6 +16,15 @@ gives on a set whose image and mirror-image embeddings differ in norm. Over all
 pairs: TAR at FAR 1e-4, 1e-3 and 1e-2 (the highest true accept rate among
 thresholds whose false accept rate does not exceed it) and the ROC AUC.
 
+Operating points (`operating_points`) are what an app should compare against:
+they come from single, unflipped embeddings (an app embeds one frame), over all
+pairs: the threshold at FAR 1e-3 (for 1:1 verification), at FAR 1e-4 (for 1:N
+identification, where every enrolled face is another chance of a false accept)
+and the accuracy-optimal one, each with the impostor pairs behind it. A FAR
+target needs at least 1 / FAR impostor pairs to be measured at all (LFW's 3,000
+support 1e-3, not 1e-4); below that the threshold is the closest impostor's
+distance and the point says `"supported": false`.
+
 Example:
 
     >>> import numpy as np
@@ -35,6 +44,7 @@ THRESHOLDS = np.arange(0, 4, 0.01)
 VAL_THRESHOLDS = np.arange(0, 4, 0.001)
 NUM_FOLDS = 10
 FAR_TARGETS = ("1e-4", "1e-3", "1e-2")
+OPERATING_FARS = ("1e-3", "1e-4")
 
 
 def l2_normalize(vectors):
@@ -101,6 +111,44 @@ def verification_metrics(first, second, issame):
     }
 
 
+def operating_points(distances, issame):
+    """Thresholds an app can use, from single-image embeddings' pair distances: `far_1e-3`, `far_1e-4`
+    and `accuracy_optimal`, each with its threshold, TAR, FAR and accuracy on these pairs, and the
+    impostor pairs behind it. Pairs closer than a threshold are the same person.
+
+    >>> distances = np.array([0.2, 0.4, 0.6, 1.0, 1.2, 1.4]); issame = np.array([1, 1, 1, 0, 0, 0], bool)
+    >>> points = operating_points(distances, issame)
+    >>> points["far_1e-3"]["threshold"], points["far_1e-3"]["supported"], points["impostor_pairs"]
+    (1.0, False, 3)
+    """
+    distances = np.asarray(distances, np.float64)
+    issame = np.asarray(issame, dtype=bool)
+    impostors = np.sort(distances[~issame])
+    points = {"embeddings": "single image, no flip", "num_pairs": int(len(issame)),
+              "genuine_pairs": int(issame.sum()), "impostor_pairs": int(len(impostors))}
+
+    def point(threshold):
+        tar, far, accuracy = _rates(distances, issame, threshold)
+        return {"threshold": float(threshold), "tar": float(tar), "far": float(far), "accuracy": float(accuracy),
+                "false_accepts": int(np.sum(impostors < threshold))}
+
+    for target in OPERATING_FARS:
+        allowed = int(np.floor(len(impostors) * float(target) + 1e-9))
+        threshold = impostors[min(allowed, len(impostors) - 1)] if len(impostors) else 0.0
+        needed = int(np.ceil(1 / float(target)))
+        supported = len(impostors) >= needed
+        points[f"far_{target}"] = {
+            **point(threshold), "target_far": float(target), "supported": supported,
+            "note": (f"{len(impostors)} impostor pairs allow {allowed} false accepts at this rate"
+                     if supported else
+                     f"only {len(impostors)} impostor pairs: FAR {target} needs at least {needed} to be measured; "
+                     f"this is the closest impostor's distance, a strictest-seen guess, not a measured rate"),
+        }
+    accuracies = [_rates(distances, issame, threshold)[2] for threshold in THRESHOLDS]
+    points["accuracy_optimal"] = point(THRESHOLDS[int(np.argmax(accuracies))])
+    return points
+
+
 def roc_curve(distances, issame):
     """(false accept rates, true accept rates), one point per distinct distance, from (0, 0)."""
     order = np.argsort(distances, kind="stable")
@@ -125,9 +173,10 @@ def roc_auc(distances, issame):
     return float(np.sum(np.diff(far) * (tar[1:] + tar[:-1]) / 2))
 
 
-def pair_embeddings(embedder, pairs, flip=True, batch_images=512):
+def pair_embeddings(embedder, pairs, flip=True, batch_images=512, single=None):
     """(first, second) embeddings of a `VerificationSet`'s pairs, flip-and-add when `flip`. An image
-    that the set holds several times (the same bytes) is embedded once."""
+    that the set holds several times (the same bytes) is embedded once. With a list `single`, the
+    images' own embeddings (without their flips) are appended to it as a (first, second) pair too."""
     keys = [(element.shape, element.tobytes()) if isinstance(element, np.ndarray) else bytes(element)
             for element in pairs.images]
     first_seen = {}
@@ -143,16 +192,18 @@ def pair_embeddings(embedder, pairs, flip=True, batch_images=512):
                 f"{embedder.input_size[0]}x{embedder.input_size[1]}; use a .bin made for this input size"
             )
         vectors = embedder.embed(faces).astype(np.float64)
-        if flip:
-            vectors = vectors + embedder.embed(faces[:, :, ::-1])
-        embeddings.append(vectors)
-    row = {index: position for position, index in enumerate(distinct)}
-    embeddings = np.concatenate(embeddings)[[row[first_seen[key]] for key in keys]]
-    return embeddings[0::2], embeddings[1::2]
+        flipped = embedder.embed(faces[:, :, ::-1]) if flip else 0.0
+        embeddings.append(np.stack([vectors, vectors + flipped]))
+    rows = [{index: position for position, index in enumerate(distinct)}[first_seen[key]] for key in keys]
+    own, combined = np.concatenate(embeddings, axis=1)[:, rows]
+    if single is not None:
+        single.append((own[0::2], own[1::2]))
+    return combined[0::2], combined[1::2]
 
 
 def evaluate_bins(embedder, bin_paths, flip=True, roc_path=None):
-    """`{set name: metrics}` for each `.bin`; with `roc_path`, one ROC plot of every set."""
+    """`{set name: metrics}` for each `.bin` (with the `operating_points` of single-image embeddings);
+    with `roc_path`, one ROC plot of every set."""
     from tfmfn.data import bins
 
     return evaluate_sets(embedder, [bins.load_bin(path) for path in bin_paths], flip, roc_path)
@@ -162,8 +213,10 @@ def evaluate_sets(embedder, sets, flip=True, roc_path=None):
     """`evaluate_bins` for loaded `VerificationSet`s."""
     results, curves = {}, {}
     for pairs in sets:
-        first, second = pair_embeddings(embedder, pairs, flip)
+        single = []
+        first, second = pair_embeddings(embedder, pairs, flip, single=single)
         results[pairs.name] = verification_metrics(first, second, pairs.issame)
+        results[pairs.name]["operating_points"] = operating_points(pair_distances(*single[0]), pairs.issame)
         curves[pairs.name] = roc_curve(pair_distances(first, second), pairs.issame)
     if roc_path:
         plot_roc(curves, results, roc_path, embedder.name)
@@ -206,6 +259,15 @@ def format_results(results):
             f"{metrics['threshold']:>9.2f} {metrics['val_at_far_1e-3']:>9.2%} {metrics['tar_at_far']['1e-4']:>9.2%} "
             f"{metrics['tar_at_far']['1e-2']:>9.2%} {metrics['auc']:>7.4f}"
         )
+    lines += ["", "operating points, single image without flip (pairs closer than the threshold are one person):",
+              f"{'set':<12} {'point':<17} {'threshold':>9} {'TAR':>7} {'FAR':>8} {'impostors':>9}  note"]
+    for name, metrics in results.items():
+        points = metrics.get("operating_points")
+        for key in ("far_1e-3", "far_1e-4", "accuracy_optimal") if points else ():
+            point = points[key]
+            note = "" if point.get("supported", True) else "not measured: too few impostor pairs"
+            lines.append(f"{name:<12} {key:<17} {point['threshold']:>9.3f} {point['tar']:>7.2%} {point['far']:>8.4%} "
+                         f"{points['impostor_pairs']:>9}  {note}")
     return "\n".join(lines)
 
 

@@ -3,7 +3,14 @@
 A card is a JSON file beside the model (`MODEL_DIR/export/model_card.json`).
 Later tools read it: `convert` takes its representative images from the
 training data named here, and the metadata of an exported `.tflite` (input
-size, normalisation, alignment template, threshold) comes from it.
+size, normalisation, alignment template, thresholds) comes from it.
+
+`thresholds` holds the operating points of the first evaluated set
+(`tfmfn.evaluate.operating_points`: single unflipped embeddings, as an app
+computes them): FAR 1e-3 for 1:1 verification, FAR 1e-4 for 1:N
+identification, and the accuracy-optimal threshold, each with the impostor
+pairs behind it and whether they are enough to measure that rate.
+`recommended_threshold` is the 1:1 one.
 
 Example:
 
@@ -59,6 +66,7 @@ def make_card(embedder, model_name, training=None, evaluation=None, qat=False, n
         "macs": stats.macs,
         "training": training or {},
         "evaluation": evaluation or {},
+        "thresholds": operating_thresholds(evaluation),
         "recommended_threshold": recommended_threshold(evaluation),
         "tfmfn_version": tfmfn.__version__,
         "tensorflow_version": tf.__version__,
@@ -66,8 +74,24 @@ def make_card(embedder, model_name, training=None, evaluation=None, qat=False, n
     }
 
 
+THRESHOLD_USE = {"1:1": "far_1e-3", "1:N": "far_1e-4"}
+
+
+def operating_thresholds(evaluation):
+    """The first evaluated set's operating points with its name and which serves which app mode, or None."""
+    for name, metrics in (evaluation or {}).items():
+        if "operating_points" in metrics:
+            return {"set": name, "use": dict(THRESHOLD_USE), **metrics["operating_points"]}
+    return None
+
+
 def recommended_threshold(evaluation):
-    """The squared-distance threshold of the first evaluated set (pairs closer are the same person), or None."""
+    """The 1:1 squared-distance threshold (pairs closer are the same person): FAR 1e-3 on single images of
+    the first evaluated set, or that set's 10-fold accuracy threshold for results without operating points;
+    None without an evaluation."""
+    thresholds = operating_thresholds(evaluation)
+    if thresholds:
+        return thresholds[THRESHOLD_USE["1:1"]]["threshold"]
     for metrics in (evaluation or {}).values():
         return metrics["threshold"]
     return None

@@ -720,7 +720,7 @@ def main(argv):
     except (FileNotFoundError, ValueError, BinFormatError) as error:
         raise SystemExit(f"error: {error}")
     print(json.dumps({key: card[key] for key in ("model", "input_size", "embedding_size", "normalization",
-                                                  "recommended_threshold", "imported")}, indent=2))
+                                                  "recommended_threshold", "thresholds", "imported")}, indent=2))
     print(f"wrote {os.path.join(options.out, 'export')}: python -m tfmfn.evaluate --model {options.out} --bins ...")
 
 

@@ -32,4 +32,5 @@ dependencies {
     implementation(libs.camera.lifecycle)
     implementation(libs.camera.view)
     implementation(libs.litert)
+    implementation(libs.lifecycle.runtime)
 }

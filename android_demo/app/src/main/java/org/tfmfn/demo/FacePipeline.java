@@ -59,14 +59,13 @@ final class FacePipeline implements AutoCloseable {
         this.threads = threads;
         detector = new Interpreter(direct(models.detector), options(threads));
         embedder = new Interpreter(direct(models.embedder), options(threads));
-        int[] shape = embedder.getInputTensor(0).shape();
-        if (shape.length != 4 || shape[1] != metadata.inputHeight || shape[2] != metadata.inputWidth || shape[3] != 3) {
+        try {
+            regressorsIndex = checkDetector(detector, anchors.length);
+            checkEmbedder(embedder, metadata);
+        } catch (IllegalArgumentException wrongModel) {
             close();
-            throw new IllegalArgumentException("the embedder's input is " + Arrays.toString(shape)
-                    + " but its metadata says " + metadata.inputHeight + "x" + metadata.inputWidth
-                    + "; convert the model again with python -m tfmfn.convert");
+            throw wrongModel;
         }
-        regressorsIndex = detector.getOutputTensor(0).shape()[2] == 16 ? 0 : 1;
         scoresIndex = 1 - regressorsIndex;
         detectorInput = allocate(detector.getInputTensor(0).numBytes());
         regressorsOutput = allocate(detector.getOutputTensor(regressorsIndex).numBytes());
@@ -75,6 +74,49 @@ final class FacePipeline implements AutoCloseable {
         embedderOutputTensor = embedder.getOutputTensor(0);
         embedderInput = allocate(embedderInputTensor.numBytes());
         embedderOutput = allocate(embedderOutputTensor.numBytes());
+    }
+
+    /** The detector's regressors output index, once its tensors are the full-range BlazeFace's. */
+    private static int checkDetector(Interpreter detector, int anchors) {
+        int[] input = detector.getInputTensor(0).shape();
+        if (!Arrays.equals(input, new int[] {1, DETECTOR_SIZE, DETECTOR_SIZE, 3})
+                || detector.getInputTensor(0).dataType() != DataType.FLOAT32 || detector.getOutputTensorCount() != 2) {
+            throw new IllegalArgumentException(ModelAssets.DETECTOR + " is not BlazeFace full range (input "
+                    + Arrays.toString(input) + "); install it again with python -m tfmfn.android");
+        }
+        for (int index = 0; index < 2; index++) {
+            int[] shape = detector.getOutputTensor(index).shape();
+            if (Arrays.equals(shape, new int[] {1, anchors, 16})) {
+                return index;
+            }
+        }
+        throw new IllegalArgumentException(ModelAssets.DETECTOR + " has no [1, " + anchors
+                + ", 16] box output; install it again with python -m tfmfn.android");
+    }
+
+    /** Refuses an embedder whose tensors disagree with its metadata, with what differs. */
+    private static void checkEmbedder(Interpreter embedder, ModelMetadata metadata) {
+        Tensor input = embedder.getInputTensor(0), output = embedder.getOutputTensor(0);
+        int[] inputShape = input.shape(), outputShape = output.shape();
+        String problem = null;
+        if (!Arrays.equals(inputShape, new int[] {1, metadata.inputHeight, metadata.inputWidth, 3})) {
+            problem = "input is " + Arrays.toString(inputShape) + " but its metadata says "
+                    + metadata.inputHeight + "x" + metadata.inputWidth + " RGB";
+        } else if (!Arrays.equals(outputShape, new int[] {1, metadata.embeddingSize})) {
+            problem = "output is " + Arrays.toString(outputShape) + " but its metadata says "
+                    + metadata.embeddingSize + "-d";
+        } else if (!readable(input.dataType()) || !readable(output.dataType())) {
+            problem = "tensors are " + input.dataType() + " -> " + output.dataType()
+                    + ", not float32, int8 or uint8";
+        }
+        if (problem != null) {
+            throw new IllegalArgumentException("the embedder's " + problem
+                    + "; convert the model again with python -m tfmfn.convert");
+        }
+    }
+
+    private static boolean readable(DataType type) {
+        return type == DataType.FLOAT32 || type == DataType.INT8 || type == DataType.UINT8;
     }
 
     private static Interpreter.Options options(int threads) {

@@ -5,9 +5,7 @@ import android.app.Activity;
 import android.app.AlertDialog;
 import android.content.Intent;
 import android.content.pm.PackageManager;
-import android.graphics.Bitmap;
 import android.graphics.Color;
-import android.graphics.Matrix;
 import android.os.Bundle;
 import android.os.Handler;
 import android.os.Looper;
@@ -38,13 +36,19 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
+import org.tfmfn.facecore.CameraFrame;
 import org.tfmfn.facecore.Gallery;
+import org.tfmfn.facecore.OperatingPoint;
 
 /**
  * The camera screen: live detection, and the three things a user does with it. Enroll takes several
  * samples of one face under a name; Verify (1:1) says whether the face is one chosen person; Identify
- * (1:N) names the closest enrolled person, or nobody. Decisions use the threshold in the model's
- * metadata. Models, gallery and frames live on one analysis thread; the UI thread only shows results.
+ * (1:N) names the closest enrolled person, or nobody. Each mode uses its own threshold from the
+ * model's metadata (1:1 at FAR 1e-3; 1:N at the stricter FAR 1e-4, since every enrolled face is one
+ * more chance of a false accept), and the status line says which. Models, gallery and frames live on
+ * one analysis thread, whose tasks report failures on the status line; the UI thread only shows
+ * results. The camera frame is read into one pixel array kept from frame to frame.
  *
  * <p>The activity is a plain {@link Activity} that is its own {@link LifecycleOwner}, the type CameraX
  * binds its use cases to, so the app needs no AndroidX beyond CameraX.
@@ -67,6 +71,7 @@ public final class MainActivity extends Activity implements LifecycleOwner {
     private OverlayView overlay;
     private TextView status, latency;
     private ProcessCameraProvider cameraProvider;
+    private boolean cameraStarting;
     private int lensFacing = CameraSelector.LENS_FACING_FRONT;
 
     // Owned by the analysis thread.
@@ -74,7 +79,8 @@ public final class MainActivity extends Activity implements LifecycleOwner {
     private FacePipeline pipeline;
     private GalleryStore store;
     private Gallery gallery;
-    private double threshold;
+    private OperatingPoint verifyPoint, identifyPoint;
+    private int[] frame;
     private String notice = "";
     private Mode mode = Mode.WATCH;
     private String person;
@@ -95,6 +101,7 @@ public final class MainActivity extends Activity implements LifecycleOwner {
         super.onCreate(savedInstanceState);
         lifecycle.handleLifecycleEvent(Lifecycle.Event.ON_CREATE);
         setContentView(R.layout.activity_main);
+        SystemBars.keepClear(findViewById(R.id.root));
         preview = findViewById(R.id.preview);
         overlay = findViewById(R.id.overlay);
         status = findViewById(R.id.status);
@@ -105,17 +112,22 @@ public final class MainActivity extends Activity implements LifecycleOwner {
         this.<Button>findViewById(R.id.people).setOnClickListener(view -> openPeople());
         this.<Button>findViewById(R.id.flip).setOnClickListener(view -> flipCamera());
         setUpThreadChoice(findViewById(R.id.threads));
-        analysis.execute(() -> loadModels(THREAD_CHOICES[1]));
-        if (checkSelfPermission(Manifest.permission.CAMERA) == PackageManager.PERMISSION_GRANTED) {
-            startCamera();
-        } else {
+        inBackground("Loading the models", () -> loadModels(THREAD_CHOICES[1]));
+        if (!cameraAllowed()) {
             requestPermissions(new String[] {Manifest.permission.CAMERA}, CAMERA_REQUEST);
         }
     }
 
+    private boolean cameraAllowed() {
+        return checkSelfPermission(Manifest.permission.CAMERA) == PackageManager.PERMISSION_GRANTED;
+    }
+
     @Override
     public void onRequestPermissionsResult(int requestCode, String[] permissions, int[] results) {
-        if (requestCode == CAMERA_REQUEST && results.length > 0 && results[0] == PackageManager.PERMISSION_GRANTED) {
+        if (requestCode != CAMERA_REQUEST) {
+            return;
+        }
+        if (results.length > 0 && results[0] == PackageManager.PERMISSION_GRANTED) {
             startCamera();
         } else {
             status.setText(R.string.camera_denied);
@@ -132,7 +144,10 @@ public final class MainActivity extends Activity implements LifecycleOwner {
     protected void onResume() {
         super.onResume();
         lifecycle.handleLifecycleEvent(Lifecycle.Event.ON_RESUME);
-        analysis.execute(this::loadGallery); // the people screen may have deleted someone
+        if (cameraAllowed()) {
+            startCamera(); // the permission may have been granted in the system settings meanwhile
+        }
+        inBackground("Reading the enrolled people", this::loadGallery); // the people screen may have deleted someone
     }
 
     @Override
@@ -150,7 +165,7 @@ public final class MainActivity extends Activity implements LifecycleOwner {
     @Override
     protected void onDestroy() {
         lifecycle.handleLifecycleEvent(Lifecycle.Event.ON_DESTROY);
-        analysis.execute(() -> {
+        inBackground("Closing the models", () -> {
             if (pipeline != null) {
                 pipeline.close();
                 pipeline = null;
@@ -173,7 +188,7 @@ public final class MainActivity extends Activity implements LifecycleOwner {
             @Override
             public void onItemSelected(AdapterView<?> parent, View view, int position, long id) {
                 int threads = THREAD_CHOICES[position];
-                analysis.execute(() -> {
+                inBackground("Switching to " + threads + " threads", () -> {
                     if (models != null && pipeline != null && pipeline.threads != threads) {
                         FacePipeline next = new FacePipeline(models, threads);
                         pipeline.close();
@@ -187,6 +202,21 @@ public final class MainActivity extends Activity implements LifecycleOwner {
         });
     }
 
+    /** Runs {@code task} on the analysis thread; a failure becomes a status message, not a crash. */
+    private void inBackground(String what, Runnable task) {
+        try {
+            analysis.execute(() -> {
+                try {
+                    task.run();
+                } catch (RuntimeException error) {
+                    showStatus(what + " failed: " + error.getMessage());
+                }
+            });
+        } catch (RejectedExecutionException closing) {
+            // the activity is being destroyed: nothing is left to do the task for
+        }
+    }
+
     private void loadModels(int threads) {
         try {
             models = ModelAssets.load(getAssets());
@@ -195,10 +225,12 @@ public final class MainActivity extends Activity implements LifecycleOwner {
             showStatus(error.getMessage());
             return;
         }
-        threshold = models.metadata.threshold;
-        if (Double.isNaN(threshold)) {
-            threshold = FALLBACK_THRESHOLD;
-            notice = String.format(Locale.US, "The model has no recommended threshold; using %.2f. ", threshold);
+        verifyPoint = models.metadata.pointFor(OperatingPoint.VERIFY);
+        identifyPoint = models.metadata.pointFor(OperatingPoint.IDENTIFY);
+        if (verifyPoint == null) {
+            verifyPoint = OperatingPoint.appDefault(OperatingPoint.VERIFY, FALLBACK_THRESHOLD);
+            identifyPoint = OperatingPoint.appDefault(OperatingPoint.IDENTIFY, FALLBACK_THRESHOLD);
+            notice = String.format(Locale.US, "The model carries no thresholds; using %.2f. ", FALLBACK_THRESHOLD);
         }
         store = new GalleryStore(getFilesDir(), models.identity, models.metadata.embeddingSize);
         ready = true;
@@ -235,22 +267,29 @@ public final class MainActivity extends Activity implements LifecycleOwner {
             case ENROLL:
                 return "Enrolling " + person + ": look at the camera, turn your head a little.";
             case VERIFY:
-                return "Verifying: is this " + person + "?";
+                return "Verifying: is this " + person + "? " + verifyPoint.describe();
             case IDENTIFY:
-                return "Identifying among " + enrolled.size() + " enrolled.";
+                return "Identifying among " + enrolled.size() + " enrolled. " + identifyPoint.describe();
             default:
-                return String.format(Locale.US, "%s (%s), threshold %.2f. %d enrolled. Press Enroll, Verify or Identify.",
-                        models.metadata.model, models.metadata.quantization, threshold, enrolled.size());
+                return String.format(Locale.US, "%s (%s). %d enrolled. Press Enroll, Verify or Identify. %s; %s.",
+                        models.metadata.model, models.metadata.quantization, enrolled.size(), verifyPoint.describe(),
+                        identifyPoint.describe());
         }
     }
 
+    /** Binds the camera once, when it is allowed: on the permission's grant, or on a resume after one. */
     private void startCamera() {
+        if (cameraProvider != null || cameraStarting) {
+            return;
+        }
+        cameraStarting = true;
         ListenableFuture<ProcessCameraProvider> future = ProcessCameraProvider.getInstance(this);
         future.addListener(() -> {
+            cameraStarting = false;
             try {
                 cameraProvider = future.get();
                 bindCamera();
-            } catch (ExecutionException | InterruptedException error) {
+            } catch (ExecutionException | InterruptedException | RuntimeException error) {
                 status.setText("The camera could not start: " + error.getMessage());
             }
         }, mainThread);
@@ -288,12 +327,14 @@ public final class MainActivity extends Activity implements LifecycleOwner {
             if (pipeline == null) {
                 return;
             }
-            Bitmap frame = upright(image.toBitmap(), image.getImageInfo().getRotationDegrees());
-            int width = frame.getWidth(), height = frame.getHeight();
-            int[] argb = new int[width * height];
-            frame.getPixels(argb, 0, width, 0, 0, width, height);
+            ImageProxy.PlaneProxy plane = image.getPlanes()[0];
+            int rotation = image.getImageInfo().getRotationDegrees();
+            frame = CameraFrame.uprightArgb(plane.getBuffer(), image.getWidth(), image.getHeight(),
+                    plane.getRowStride(), plane.getPixelStride(), rotation, frame);
+            int width = CameraFrame.uprightWidth(image.getWidth(), image.getHeight(), rotation);
+            int height = CameraFrame.uprightHeight(image.getWidth(), image.getHeight(), rotation);
             long start = System.nanoTime();
-            FacePipeline.Result result = pipeline.process(argb, width, height);
+            FacePipeline.Result result = pipeline.process(frame, width, height);
             double totalMs = (System.nanoTime() - start) / 1e6;
             String label = decide(result);
             int color = label.startsWith("✓") ? MATCH : label.startsWith("✗") ? NO_MATCH : Color.WHITE;
@@ -323,12 +364,15 @@ public final class MainActivity extends Activity implements LifecycleOwner {
                 return collectSample(result.embedding);
             case VERIFY: {
                 double distance = gallery.distance(person, result.embedding);
-                boolean same = distance < threshold;
-                return String.format(Locale.US, "%s %s  d² %.2f / %.2f", same ? "✓" : "✗", person, distance, threshold);
+                boolean same = distance < verifyPoint.threshold;
+                return String.format(Locale.US, "%s %s  d² %.2f / %.2f (1:1)", same ? "✓" : "✗", person, distance,
+                        verifyPoint.threshold);
             }
             case IDENTIFY: {
-                Gallery.Match match = gallery.identify(result.embedding, threshold);
-                return match == null ? "✗ unknown" : String.format(Locale.US, "✓ %s  d² %.2f", match.name, match.squaredDistance);
+                Gallery.Match match = gallery.identify(result.embedding, identifyPoint.threshold);
+                return match == null ? "✗ unknown (1:N)"
+                        : String.format(Locale.US, "✓ %s  d² %.2f / %.2f (1:N)", match.name, match.squaredDistance,
+                                identifyPoint.threshold);
             }
             default:
                 return "face";
@@ -375,7 +419,7 @@ public final class MainActivity extends Activity implements LifecycleOwner {
                     if (chosen.isEmpty()) {
                         Toast.makeText(this, "A person needs a name.", Toast.LENGTH_SHORT).show();
                     } else {
-                        analysis.execute(() -> setMode(Mode.ENROLL, chosen));
+                        inBackground("Enrolling", () -> setMode(Mode.ENROLL, chosen));
                     }
                 })
                 .setNegativeButton(R.string.cancel, null)
@@ -391,7 +435,7 @@ public final class MainActivity extends Activity implements LifecycleOwner {
         String[] choices = names.toArray(new String[0]);
         new AlertDialog.Builder(this)
                 .setTitle(R.string.verify_title)
-                .setItems(choices, (dialog, which) -> analysis.execute(() -> setMode(Mode.VERIFY, choices[which])))
+                .setItems(choices, (dialog, which) -> inBackground("Verifying", () -> setMode(Mode.VERIFY, choices[which])))
                 .show();
     }
 
@@ -400,7 +444,7 @@ public final class MainActivity extends Activity implements LifecycleOwner {
             Toast.makeText(this, status.getText(), Toast.LENGTH_LONG).show();
             return;
         }
-        analysis.execute(() -> setMode(Mode.IDENTIFY, null));
+        inBackground("Identifying", () -> setMode(Mode.IDENTIFY, null));
     }
 
     private void openPeople() {
@@ -415,14 +459,5 @@ public final class MainActivity extends Activity implements LifecycleOwner {
 
     private void showStatus(String text) {
         runOnUiThread(() -> status.setText(text));
-    }
-
-    private static Bitmap upright(Bitmap frame, int degrees) {
-        if (degrees == 0) {
-            return frame;
-        }
-        Matrix rotation = new Matrix();
-        rotation.postRotate(degrees);
-        return Bitmap.createBitmap(frame, 0, 0, frame.getWidth(), frame.getHeight(), rotation, true);
     }
 }

@@ -22,6 +22,7 @@ public final class PeopleActivity extends Activity {
     protected void onCreate(Bundle savedInstanceState) {
         super.onCreate(savedInstanceState);
         setContentView(R.layout.activity_people);
+        SystemBars.keepClear(findViewById(R.id.root));
         list = findViewById(R.id.list);
         list.setEmptyView(this.<TextView>findViewById(R.id.empty));
         String model = getIntent().getStringExtra(MainActivity.EXTRA_MODEL);

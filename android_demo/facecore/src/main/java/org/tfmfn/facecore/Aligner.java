@@ -49,7 +49,7 @@ public final class Aligner {
     private static int sample(int[] argb, int width, int height, double x, double y) {
         int x0 = (int) Math.floor(x), y0 = (int) Math.floor(y);
         double fx = x - x0, fy = y - y0;
-        double[] channels = new double[3];
+        double red = 0, green = 0, blue = 0;
         for (int dy = 0; dy <= 1; dy++) {
             for (int dx = 0; dx <= 1; dx++) {
                 int px = x0 + dx, py = y0 + dy;
@@ -58,12 +58,12 @@ public final class Aligner {
                 }
                 double weight = (dx == 0 ? 1 - fx : fx) * (dy == 0 ? 1 - fy : fy);
                 int pixel = argb[py * width + px];
-                channels[0] += weight * ((pixel >> 16) & 0xff);
-                channels[1] += weight * ((pixel >> 8) & 0xff);
-                channels[2] += weight * (pixel & 0xff);
+                red += weight * ((pixel >> 16) & 0xff);
+                green += weight * ((pixel >> 8) & 0xff);
+                blue += weight * (pixel & 0xff);
             }
         }
-        int r = (int) Math.round(channels[0]), g = (int) Math.round(channels[1]), b = (int) Math.round(channels[2]);
+        int r = (int) Math.round(red), g = (int) Math.round(green), b = (int) Math.round(blue);
         return 0xff000000 | (r << 16) | (g << 8) | b;
     }
 }

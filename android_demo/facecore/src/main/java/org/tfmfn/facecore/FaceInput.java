@@ -29,8 +29,10 @@ public final class FaceInput {
     }
 
     /**
-     * Normalised values quantised as round(value / scale) + zeroPoint, clamped to int8 ({@code signed})
-     * or uint8 (returned as the same bits in a byte). Halves round to even, as tfmfn (numpy) does.
+     * Normalised values quantised as floor(value / scale + zeroPoint + 0.5), clamped to int8 ({@code signed})
+     * or uint8 (returned as the same bits in a byte). Halves round up, as TensorFlow's fake quantization
+     * does in quantization-aware training and as tfmfn.embedder.quantize does: at scale 1/128 every
+     * normalised pixel is a half, and rounding to even would feed the model codes it did not train on.
      */
     public static byte[] quantize(int[] argb, float scale, int zeroPoint, boolean signed) {
         if (!(scale > 0)) {
@@ -41,7 +43,7 @@ public final class FaceInput {
         int high = signed ? 127 : 255;
         byte[] quantized = new byte[values.length];
         for (int i = 0; i < values.length; i++) {
-            double level = Math.rint(values[i] / scale) + zeroPoint;
+            double level = Math.floor(values[i] / scale + zeroPoint + 0.5);
             quantized[i] = (byte) (int) Math.max(low, Math.min(high, level));
         }
         return quantized;

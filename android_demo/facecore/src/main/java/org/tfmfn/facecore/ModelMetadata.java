@@ -9,12 +9,13 @@ import java.util.Map;
 /**
  * The metadata that {@code python -m tfmfn.convert} writes into every .tflite: the flatbuffer's
  * Model.metadata entry named "tfmfn", whose buffer holds JSON (input size, normalisation, embedding
- * size, alignment template, recommended threshold). Read here from the file's bytes, with no
- * flatbuffers or JSON library.
+ * size, alignment template, thresholds). Read here from the file's bytes, with no flatbuffers or
+ * JSON library. Each app mode has its own threshold: 1:1 verification the one at FAR 1e-3, 1:N
+ * identification the stricter one at FAR 1e-4 ({@link #pointFor}).
  *
  * <pre>{@code
  * ModelMetadata metadata = ModelMetadata.read(tfliteBytes);
- * boolean same = Embeddings.verify(a, b, metadata.threshold);
+ * boolean same = Embeddings.verify(a, b, metadata.pointFor(OperatingPoint.VERIFY).threshold);
  * }</pre>
  */
 public final class ModelMetadata {
@@ -26,8 +27,9 @@ public final class ModelMetadata {
     public final double pixelMean, pixelScale;
     public final int embeddingSize;
     public final double[][] alignmentTemplate;
-    /** Squared distance of normalised embeddings below which two faces are one person; NaN when unknown. */
+    /** The 1:1 squared distance of normalised embeddings below which two faces are one person; NaN when unknown. */
     public final double threshold;
+    private final Map<?, ?> thresholds;
     public final String quantization;
     public final Map<String, Object> json;
 
@@ -49,7 +51,24 @@ public final class ModelMetadata {
         }
         Object recommended = json.get("recommended_threshold");
         threshold = recommended == null ? Double.NaN : (Double) recommended;
+        thresholds = (Map<?, ?>) json.get("thresholds");
         quantization = (String) json.get("quantization");
+        if (thresholds != null) {
+            pointFor(OperatingPoint.VERIFY);
+            pointFor(OperatingPoint.IDENTIFY);
+        }
+    }
+
+    /**
+     * The threshold for an app mode ({@link OperatingPoint#VERIFY} or {@link OperatingPoint#IDENTIFY}) as
+     * the metadata's {@code thresholds.use} names it; for a model converted before thresholds were
+     * measured, the recommended threshold for both; null when the model has neither.
+     */
+    public OperatingPoint pointFor(String mode) {
+        if (thresholds != null) {
+            return OperatingPoint.fromThresholds(thresholds, mode);
+        }
+        return Double.isNaN(threshold) ? null : new OperatingPoint(mode, "recommended", threshold, Double.NaN, 0, true);
     }
 
     private static Object required(Map<String, Object> json, String key) {
@@ -77,14 +96,19 @@ public final class ModelMetadata {
                 if (NAME.equals(string(buffer, entry, 0))) {
                     int index = scalarInt(buffer, entry, 1);
                     byte[] data = bufferData(buffer, element(buffer, buffers, index));
-                    Object json = Json.parse(new String(data, StandardCharsets.UTF_8));
-                    return new ModelMetadata((Map<String, Object>) json);
+                    return parse(new String(data, StandardCharsets.UTF_8));
                 }
             }
         } catch (IndexOutOfBoundsException | ClassCastException corrupt) {
             throw new IllegalArgumentException("not a readable .tflite flatbuffer (" + corrupt + ")");
         }
         throw new IllegalArgumentException("the model carries no tfmfn metadata; export it with python -m tfmfn.convert");
+    }
+
+    /** The metadata from its JSON text; IllegalArgumentException when a required entry is missing. */
+    @SuppressWarnings("unchecked")
+    static ModelMetadata parse(String json) {
+        return new ModelMetadata((Map<String, Object>) Json.parse(json));
     }
 
     /** Position of a table field's value, or -1 when the field is absent. */

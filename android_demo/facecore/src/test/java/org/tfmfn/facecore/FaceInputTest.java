@@ -23,16 +23,29 @@ public class FaceInputTest {
     @Test
     public void quantizesToInt8WithScaleAndZeroPoint() {
         byte[] values = FaceInput.quantize(new int[] {0xff000000, 0xffffffff}, 1f / 128, 0, true);
-        // -127.5 rounds to even (-128); 127.5 rounds to 128 and is clamped to 127
-        assertArrayEquals(new byte[] {-128, -128, -128, 127, 127, 127}, values);
+        // halves round up, as QAT's fake quantization: -127.5 -> -127; 127.5 -> 128, clamped to 127
+        assertArrayEquals(new byte[] {-127, -127, -127, 127, 127, 127}, values);
+    }
+
+    @Test
+    public void everyPixelValueGetsTheCodeQuantizationAwareTrainingGaveIt() {
+        int[] grey = new int[256];
+        for (int p = 0; p < 256; p++) {
+            grey[p] = 0xff000000 | p << 16 | p << 8 | p;
+        }
+        byte[] values = FaceInput.quantize(grey, 1f / 128, 0, true);
+        for (int p = 0; p < 256; p++) {
+            // (p - 127.5) / 128 at scale 1/128 is p - 127.5: up to p - 127 (rounding to even gave p - 128 for even p)
+            assertEquals("pixel " + p, Math.min(p - 127, 127), values[3 * p]);
+        }
     }
 
     @Test
     public void quantizesToUint8AsUnsignedBits() {
         byte[] values = FaceInput.quantize(new int[] {0xff000000, 0xffffffff, 0xff808080}, 1f / 128, 128, false);
-        assertEquals(0, values[0] & 0xff);
+        assertEquals(1, values[0] & 0xff);  // -127.5 rounds up to -127, plus 128
         assertEquals(255, values[3] & 0xff);
-        assertEquals(128, values[6] & 0xff); // 0.5 / 128 * 128 = 0.5 rounds to even: 0, plus 128
+        assertEquals(129, values[6] & 0xff); // 0.5 / 128 * 128 = 0.5 rounds up to 1, plus 128
     }
 
     @Test(expected = IllegalArgumentException.class)

@@ -2,6 +2,8 @@ package org.tfmfn.facecore;
 
 import static org.junit.Assert.assertArrayEquals;
 import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertFalse;
+import static org.junit.Assert.assertNull;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 
@@ -25,13 +27,53 @@ public class ModelMetadataTest {
         assertEquals(16, metadata.inputHeight);
         assertEquals(16, metadata.inputWidth);
         assertEquals(8, metadata.embeddingSize);
-        assertEquals(1.234, metadata.threshold, 0);
+        assertEquals(1.003, metadata.threshold, 0);
         assertEquals(FaceInput.PIXEL_MEAN, metadata.pixelMean, 0);
         assertEquals(FaceInput.PIXEL_SCALE, metadata.pixelScale, 0);
         assertEquals("float32", metadata.quantization);
         assertEquals(5, metadata.alignmentTemplate.length);
         assertArrayEquals(new double[] {38.29460144042969, 51.6963005065918}, metadata.alignmentTemplate[0], 0);
     }
+
+    @Test
+    public void eachModeGetsItsOwnThresholdWithTheImpostorsBehindIt() throws IOException {
+        ModelMetadata metadata = ModelMetadata.read(golden("metadata.tflite"));
+        OperatingPoint verify = metadata.pointFor(OperatingPoint.VERIFY);
+        OperatingPoint identify = metadata.pointFor(OperatingPoint.IDENTIFY);
+        assertEquals("far_1e-3", verify.name);
+        assertEquals(1.003, verify.threshold, 0);
+        assertEquals(1e-3, verify.targetFar, 0);
+        assertEquals(3000, verify.impostorPairs);
+        assertTrue(verify.supported);
+        assertEquals("far_1e-4", identify.name);
+        assertEquals(1.0, identify.threshold, 0);
+        assertFalse(identify.supported);
+        assertEquals("1:1, FAR 1e-3: d² < 1.003 (3000 impostor pairs)", verify.describe());
+        assertEquals("1:N, FAR 1e-4: d² < 1.000 (3000 impostor pairs: too few to measure it)", identify.describe());
+    }
+
+    @Test
+    public void aModelConvertedBeforeThresholdsUsesItsRecommendedOneForBothModes() {
+        ModelMetadata metadata = ModelMetadata.parse(WITHOUT_THRESHOLDS + ", \"recommended_threshold\": 0.9}");
+        assertEquals(0.9, metadata.pointFor(OperatingPoint.IDENTIFY).threshold, 0);
+        assertEquals("recommended", metadata.pointFor(OperatingPoint.VERIFY).name);
+        assertNull(ModelMetadata.parse(WITHOUT_THRESHOLDS + "}").pointFor(OperatingPoint.VERIFY));
+    }
+
+    @Test
+    public void thresholdsWithoutAPointForAModeAreRefusedAtLoad() {
+        try {
+            ModelMetadata.parse(WITHOUT_THRESHOLDS + ", \"thresholds\": {\"use\": {\"1:1\": \"far_1e-3\"}, "
+                    + "\"impostor_pairs\": 10, \"far_1e-3\": {\"threshold\": 1.1}}}");
+            fail();
+        } catch (IllegalArgumentException expected) {
+            assertTrue(expected.getMessage(), expected.getMessage().contains("no threshold for 1:N"));
+        }
+    }
+
+    private static final String WITHOUT_THRESHOLDS = "{\"model\": \"m\", \"input_size\": [112, 112], "
+            + "\"normalization\": {\"mean\": 127.5, \"scale\": 128.0}, \"embedding_size\": 128, "
+            + "\"alignment_template\": [[38.3, 51.7]]";
 
     @Test
     public void aModelWithoutMetadataIsRefusedWithTheFix() throws IOException {

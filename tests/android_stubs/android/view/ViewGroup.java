@@ -1,0 +1,10 @@
+// A compile-time stub for tests/test_android_app.py: signatures transcribed from Android API 35 (android.jar of compileSdk 35, Android 15), developer.android.com/reference.
+// Bodies throw, as android.jar's do; only the members the demo app uses (and their close kin) are here.
+package android.view;
+
+import android.content.Context;
+import android.util.AttributeSet;
+
+public abstract class ViewGroup extends View {
+    public ViewGroup(Context context, AttributeSet attrs) { super(context, attrs); throw new RuntimeException("Stub!"); }
+}

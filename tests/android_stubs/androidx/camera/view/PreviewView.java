@@ -1,0 +1,14 @@
+// A compile-time stub for tests/test_android_app.py: signatures transcribed from CameraX 1.4.2 (androidx.camera:camera-core, camera-lifecycle, camera-view 1.4.2).
+// Bodies throw, as android.jar's do; only the members the demo app uses (and their close kin) are here.
+package androidx.camera.view;
+
+import android.content.Context;
+import android.util.AttributeSet;
+import android.widget.FrameLayout;
+import androidx.camera.core.Preview;
+
+public final class PreviewView extends FrameLayout {
+    public PreviewView(Context context, AttributeSet attrs) { super(context, attrs); throw new RuntimeException("Stub!"); }
+
+    public Preview.SurfaceProvider getSurfaceProvider() { throw new RuntimeException("Stub!"); }
+}
