@@ -63,7 +63,7 @@ def test_report_md_shows_what_report_json_holds(finished):
     assert f"{100 * int8['accuracy']:.2f} ± {100 * int8['accuracy_std']:.2f}" in markdown
     assert f"{int8['parity']['cosine_mean']:.4f} / {int8['parity']['cosine_min']:.4f}" in markdown
     assert f"{int8['median_ms']['1']:.2f} / {int8['median_ms']['2']:.2f}" in markdown
-    assert demo.describe_thresholds(int8["thresholds"]) in markdown
+    assert model_card.describe_thresholds(int8["thresholds"]) in markdown
     for image in ("curves_float.png", "curves_qat.png", "roc.png", "latency.png", "samples.png"):
         assert f"]({image})" in markdown
         assert os.path.getsize(settings.path(image)) > 10_000, image

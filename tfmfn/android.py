@@ -30,7 +30,7 @@ import shutil
 import cv2
 import numpy as np
 
-from tfmfn import align, embedder, preprocess
+from tfmfn import align, embedder, model_card, preprocess
 
 ASSETS_FOLDER = os.path.join("android_demo", "app", "src", "main", "assets")
 EMBEDDER_ASSET = "embedder.tflite"
@@ -125,7 +125,7 @@ def write_goldens(folder, photo=PHOTO):
 
 def metadata_models():
     """A tiny float embedder as .tflite bytes, without and with tfmfn metadata (fixed creation time)."""
-    from tfmfn import convert, evaluate, model_card
+    from tfmfn import convert, evaluate
     from tfmfn.models.table import Row, build_from_table
 
     tiny = build_from_table((Row("conv3x3", c=4, s=2), Row("gdconv", c=4), Row("linear1x1", c=8)),
@@ -205,24 +205,11 @@ def main(argv):
         raise SystemExit(f"error: {error}")
     print(f"installed {options.model} ({metadata['model']}, {metadata['quantization']}, "
           f"{metadata['embedding_size']}-d) and BlazeFace into {options.assets}")
-    print(describe_thresholds(metadata))
-
-
-def describe_thresholds(metadata):
-    """What the app will compare against in each mode, from a .tflite's tfmfn metadata."""
-    thresholds = metadata.get("thresholds")
-    if not thresholds:
-        threshold = metadata.get("recommended_threshold")
-        return (f"thresholds: none measured on single images; the app uses {threshold} for 1:1 and 1:N "
-                "(convert with --eval_bins to measure them)" if threshold is not None else
-                "thresholds: none; the app falls back to its default (convert with --eval_bins to measure them)")
-    lines = [f"thresholds, from {thresholds['impostor_pairs']} impostor pairs of {thresholds['set']} "
-             "(single images, no flip):"]
-    for mode, key in thresholds["use"].items():
-        point = thresholds[key]
-        caveat = "" if point["supported"] else f" ({point['note']})"
-        lines.append(f"  {mode}: {key} = {point['threshold']:.4f}, TAR {point['tar']:.2%}{caveat}")
-    return "\n".join(lines)
+    if metadata.get("thresholds"):
+        print(f"the app's thresholds: {model_card.describe_thresholds(metadata['thresholds'])}")
+    else:
+        print(f"no thresholds measured on single images: the app uses {metadata.get('recommended_threshold')} "
+              "for 1:1 and 1:N (or its default without one); convert with --eval_bins to measure them")
 
 
 if __name__ == "__main__":

@@ -42,6 +42,8 @@ import time
 
 import numpy as np
 
+from tfmfn import model_card
+
 STAGES = ("data", "train", "qat", "export", "evaluate", "benchmark", "app", "report")
 STATE_FILE = "stages.json"
 PHOTOS = ("obama.jpg", "obama2.jpg", "biden.jpg")
@@ -371,18 +373,6 @@ def build_report(settings, stages):
     }
 
 
-def describe_thresholds(thresholds):
-    """One line for the report: each app mode's threshold, its FAR and TAR, and the impostor pairs behind them."""
-    if not thresholds:
-        return "none measured"
-    parts = []
-    for mode, key in thresholds["use"].items():
-        point = thresholds[key]
-        caveat = "" if point["supported"] else ", too few impostor pairs to measure this rate"
-        parts.append(f"{mode} at FAR {point['target_far']:g}: {point['threshold']:.3f} (TAR {point['tar']:.1%}{caveat})")
-    return "; ".join(parts) + f", from {thresholds['impostor_pairs']:,} impostor pairs of {thresholds['set']}"
-
-
 def format_markdown(report):
     """report.md: what was run, the measured table, the plots."""
     models, settings = report["models"], report["settings"]
@@ -399,6 +389,8 @@ def format_markdown(report):
                     f"{100 * model['tar_at_far_1e-3']:.2f} | {model['auc']:.4f} | {parity} | {latency} | {delegated} |")
     ratio = " / ".join(f"{report['int8_over_float32_latency'][t]:.2f}x" for t in threads)
     stages = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in report["stage_seconds"].items())
+    thresholds = (model_card.describe_thresholds(models["int8"]["thresholds"]) if models["int8"]["thresholds"]
+                  else "none measured")
     machine = report["machine"]
     data = report["data"]
     lines = [
@@ -418,7 +410,7 @@ def format_markdown(report):
         f"{settings['benchmark_runs']} interleaved runs).",
         f"- int8 - float accuracy: {100 * report['int8_minus_float_accuracy']:+.2f} points.",
         f"- thresholds in the int8 model's metadata (squared distance of normalised embeddings, single "
-        f"images without flip): {describe_thresholds(models['int8']['thresholds'])}.",
+        f"images without flip): {thresholds}.",
         f"- files (beside this report): `{models['keras']['file']}`, `{models['float32']['file']}`, "
         f"`{models['int8']['file']}`"
         + (f"; the int8 model is installed in `{report['app_assets']}`." if report["app_assets"] else "."),

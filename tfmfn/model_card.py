@@ -85,6 +85,21 @@ def operating_thresholds(evaluation):
     return None
 
 
+def describe_thresholds(thresholds):
+    """One line: each app mode's threshold with its FAR and TAR, and the impostor pairs behind them.
+
+    >>> point = {"threshold": 0.9, "tar": 0.8, "target_far": 1e-4, "supported": False}
+    >>> describe_thresholds({"use": {"1:N": "far_1e-4"}, "far_1e-4": point, "impostor_pairs": 3000, "set": "lfw"})
+    '1:N at FAR 0.0001: 0.900 (TAR 80.0%, too few impostor pairs to measure this rate), from 3,000 impostor pairs of lfw'
+    """
+    parts = []
+    for mode, key in thresholds["use"].items():
+        point = thresholds[key]
+        caveat = "" if point["supported"] else ", too few impostor pairs to measure this rate"
+        parts.append(f"{mode} at FAR {point['target_far']:g}: {point['threshold']:.3f} (TAR {point['tar']:.1%}{caveat})")
+    return "; ".join(parts) + f", from {thresholds['impostor_pairs']:,} impostor pairs of {thresholds['set']}"
+
+
 def recommended_threshold(evaluation):
     """The 1:1 squared-distance threshold (pairs closer are the same person): FAR 1e-3 on single images of
     the first evaluated set, or that set's 10-fold accuracy threshold for results without operating points;
