@@ -140,6 +140,24 @@ def test_correct_bias_moves_only_batch_norm_shifts_by_the_rounding_error():
     assert np.abs(shift).max() > 0.1 * np.abs(beta).mean()  # a shift worth making
 
 
+def test_correct_bias_of_a_grouped_convolution_uses_each_groups_own_inputs():
+    inputs = keras.Input((4, 4, 6))
+    grouped = keras.layers.Conv2D(9, 1, groups=3, use_bias=False, name="grouped")(inputs)
+    net = with_random_batch_norm(keras.Model(inputs, keras.layers.BatchNormalization(name="grouped_bn")(grouped)))
+    images = np.random.default_rng(4).normal(0.5, 1.0, (8, 4, 4, 6)).astype(np.float32)
+    corrected = quantize.correct_bias(net, images)
+    gamma, beta, _, variance = net.get_layer("grouped_bn").get_weights()
+    folded = net.get_layer("grouped").get_weights()[0] * gamma / np.sqrt(variance + net.get_layer("grouped_bn").epsilon)
+    step = np.abs(folded).max(axis=(0, 1, 2)) / 127
+    error = np.round(folded / step) * step - folded
+    # the shift is what a 1x1 grouped convolution with the rounding error as kernel makes of the mean input
+    mean_image = np.broadcast_to(images.mean(axis=(0, 1, 2)), (1, 1, 1, 6)).astype(np.float32)
+    expected = tf.nn.conv2d(mean_image, error.astype(np.float32), 1, "VALID").numpy().ravel()
+    shift = beta - corrected.get_layer("grouped_bn").get_weights()[1]
+    np.testing.assert_allclose(shift, expected, rtol=1e-4, atol=1e-7)
+    assert np.abs(shift).max() > 0
+
+
 def test_empty_and_denormal_channels_quantize_without_nans():
     net = models.build("mobilefacenet")
     kernel = net.get_layer("bottleneck_5_1_expand").get_weights()[0]

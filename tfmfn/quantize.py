@@ -220,7 +220,7 @@ def correct_bias(model, images, batch_size=32):
     means = [0.0] * len(pairs)
     for start in range(0, len(images), batch_size):
         chunk = images[start : start + batch_size]
-        for index, value in enumerate(probe(chunk, training=False)):
+        for index, value in enumerate(tf.nest.flatten(probe(chunk, training=False))):  # one pair: a tensor
             means[index] = means[index] + np.asarray(value).mean(axis=(0, 1, 2)) * len(chunk) / len(images)
     weights = {}
     for (conv, norm), mean in zip(pairs, means):
@@ -232,7 +232,12 @@ def correct_bias(model, images, batch_size=32):
         axes = (0, 1, 3) if depthwise else (0, 1, 2)
         step = np.maximum(np.abs(folded).max(axis=axes, keepdims=True), 1e-12) / 127
         error = np.round(folded / step) * step - folded
-        shift = error.sum(axis=(0, 1, 3)) * mean if depthwise else np.einsum("hwio,i->o", error, mean)
+        if depthwise:
+            shift = error.sum(axis=(0, 1, 3)) * mean
+        else:  # a grouped conv's output channels, group by group, see only their group's input channels
+            groups = conv.groups
+            grouped = error.reshape(*error.shape[:3], groups, -1)
+            shift = np.einsum("hwigo,gi->go", grouped, mean.reshape(groups, -1)).reshape(-1)
         weights[norm.name] = [gamma, beta - shift, moving_mean, variance]
     return _rebuild(model, lambda layer, inputs: None, weights)
 
