@@ -75,6 +75,11 @@ def _rates(distances, issame, threshold):
     return tar, far, accuracy
 
 
+def _best_threshold(distances, issame):
+    """The first of THRESHOLDS with the highest accuracy on these pairs."""
+    return THRESHOLDS[int(np.argmax([_rates(distances, issame, threshold)[2] for threshold in THRESHOLDS]))]
+
+
 def _threshold_at_far(distances, issame, far_target):
     """The VAL threshold: FAR is non-decreasing along VAL_THRESHOLDS, and np.interp on repeated FARs
     takes the segment from the last threshold at or below `far_target` to the next."""
@@ -94,8 +99,7 @@ def verification_metrics(first, second, issame):
     accuracies, thresholds, vals = [], [], []
     for test in fold_slices(len(issame)):
         train = np.setdiff1d(indices, test)
-        train_accuracy = [_rates(distances[train], issame[train], t)[2] for t in THRESHOLDS]
-        best = THRESHOLDS[int(np.argmax(train_accuracy))]
+        best = _best_threshold(distances[train], issame[train])
         thresholds.append(best)
         accuracies.append(_rates(distances[test], issame[test], best)[2])
         val_threshold = _threshold_at_far(distances[train], issame[train], 1e-3)
@@ -144,8 +148,7 @@ def operating_points(distances, issame):
                      f"only {len(impostors)} impostor pairs: FAR {target} needs at least {needed} to be measured; "
                      f"this is the closest impostor's distance, a strictest-seen guess, not a measured rate"),
         }
-    accuracies = [_rates(distances, issame, threshold)[2] for threshold in THRESHOLDS]
-    points["accuracy_optimal"] = point(THRESHOLDS[int(np.argmax(accuracies))])
+    points["accuracy_optimal"] = point(_best_threshold(distances, issame))
     return points
 
 
