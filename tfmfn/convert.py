@@ -56,13 +56,14 @@ class ConversionError(ValueError):
     """A conversion that cannot give what was asked (float ops left in an int8 model, a wrong model)."""
 
 
-def convert_keras(model, mode, io="int8", representative=None):
+def convert_keras(model, mode, io="int8", representative=None, prelu_form="add"):
     """The .tflite bytes of Keras `model` in `mode` (one of MODES).
 
     For int8, a QAT model (tfmfn.quantize) converts from its fake-quant ranges;
     a float model needs `representative` (normalised float32 images, N x H x W x 3)
     and is converted in its deploy form (post-training quantization), equalized and
-    bias-corrected on those images first (`quantize.equalize`, `quantize.correct_bias`).
+    bias-corrected on those images first (`quantize.equalize`, `quantize.correct_bias`),
+    its per-channel PReLUs in `prelu_form` (`quantize.PRELU_FORMS`; a QAT model has its own).
     """
     import tensorflow as tf
 
@@ -72,11 +73,15 @@ def convert_keras(model, mode, io="int8", representative=None):
         raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
     if mode != "int8" and quantize.is_quantized(model):
         raise ConversionError("this is a QAT model: export it with --int8 (or convert the float model it came from)")
+    if prelu_form != "add" and (mode != "int8" or quantize.is_quantized(model)):
+        raise ConversionError(f"the {prelu_form} form of PReLU is for int8 by post-training quantization (--ptq); "
+                              "QAT trains and exports the add form")
     if mode == "int8" and not quantize.is_quantized(model):
         if representative is None:
             raise ConversionError("post-training int8 quantization of a float model needs representative images")
         samples = np.asarray(representative, np.float32)
-        model = quantize.deploy_form(quantize.correct_bias(quantize.equalize(model, samples), samples))
+        model = quantize.correct_bias(quantize.equalize(model, samples), samples)
+        model = quantize.deploy_form(model, prelu_form=prelu_form)
     elif mode != "int8":
         model = quantize.deploy_form(model, per_channel=False)
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
@@ -227,6 +232,7 @@ class Request:
     qat_steps: int = 100
     qat_learning_rate: float = 2e-5
     qat_dir: str = None
+    prelu_form: str = "add"
 
 
 def convert(request, say=print):
@@ -244,6 +250,9 @@ def convert(request, say=print):
     sets = [bins.load_bin(path) for path in request.eval_bins]  # before any long work: a bad path fails now
     model = embedder.load_keras_model(model_path)
     qat = quantize.is_quantized(model)
+    if request.prelu_form != "add" and (request.mode != "int8" or request.method != "ptq" or qat):
+        raise ConversionError(f"--prelu_form {request.prelu_form} is for int8 by post-training quantization: "
+                              "add --int8 --ptq")
     if request.mode == "int8" and request.method == "qat" and not qat:
         model_path = _fine_tune(model_path, card, request, say)
         card = model_card.read_card(model_path)
@@ -267,8 +276,10 @@ def convert(request, say=print):
         say(f"calibrating on {len(faces)} images of {data_path}")
         representative = ((faces.astype(np.float32) - normalization[0]) / normalization[1]).astype(np.float32)
     say(f"converting {model_path} to {request.mode}" + (f" ({'QAT' if qat else 'PTQ'})" if request.mode == "int8" else ""))
-    tflite = convert_keras(model, request.mode, request.io, representative)
+    tflite = convert_keras(model, request.mode, request.io, representative, request.prelu_form)
     report = {"file": None, "source_model": os.path.abspath(model_path), **analyse(tflite)}
+    if request.prelu_form != "add":
+        report["prelu_form"] = request.prelu_form
     report["quantization"] = f"int8 {'qat' if qat else 'ptq'}" if request.mode == "int8" else request.mode
     if request.mode == "int8" and not request.allow_float_ops:
         check_all_int8(report)
@@ -415,6 +426,8 @@ def format_report(report):
 def _define_flags():
     from absl import flags
 
+    from tfmfn import quantize
+
     flags.DEFINE_string("model", None, "Trained model: a model_dir, its export/ folder, or the exported file.")
     for mode in MODES:
         flags.DEFINE_bool(mode, False, {
@@ -437,6 +450,10 @@ def _define_flags():
     flags.DEFINE_integer("qat_steps", 100, "Steps of QAT fine-tuning when --model is float (raise it on real data).")
     flags.DEFINE_float("qat_learning_rate", 2e-5, "Adam learning rate of that fine-tuning (about the last rate of the float training).")
     flags.DEFINE_string("qat_dir", None, "model_dir of that fine-tuning (default: the model's model_dir + _qat).")
+    flags.DEFINE_enum("prelu_form", "add", list(quantize.PRELU_FORMS), "With --int8 --ptq, the int8 form of per-channel "
+                      "PReLUs: add, z + relu((a-1)z) as DEPTHWISE_CONV_2D + ADD, all inside XNNPACK; maximum, "
+                      "max(z, a*z) as MUL + MAXIMUM, fewer instructions on ARM cores (python -m tfmfn.benchmark "
+                      "--arm) but each MAXIMUM runs outside XNNPACK on one thread.")
     flags.DEFINE_string("report", None, "Write the report as JSON here.")
 
 
@@ -459,7 +476,7 @@ def main(argv):
         io=options.io, representative=options.representative, num_representative=options.num_representative,
         eval_bins=tuple(options.eval_bins), parity_images=options.parity_images, parity_faces=options.parity_faces,
         allow_float_ops=options.allow_float_ops, qat_steps=options.qat_steps,
-        qat_learning_rate=options.qat_learning_rate, qat_dir=options.qat_dir,
+        qat_learning_rate=options.qat_learning_rate, qat_dir=options.qat_dir, prelu_form=options.prelu_form,
     )
     from tfmfn.data.bins import BinFormatError
     from tfmfn.embedder import NotAnEmbedderError

@@ -1,0 +1,102 @@
+"""LiteRT's own aarch64 kernels on emulated ARM cores (tfmfn.arm, environment built by `make arm`): the same
+outputs as x86 LiteRT, and instruction counts that match the work of a model whose work is known."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tf_keras as keras
+
+from tfmfn import arm, convert, models
+
+BUILT = os.path.exists(os.path.join(arm.HOME, ".complete"))
+needs_arm = pytest.mark.skipif(not BUILT, reason="needs the emulated ARM environment: make arm (make test runs it)")
+pytestmark = pytest.mark.xdist_group("arm")
+
+
+@pytest.fixture(scope="module")
+def zoo_int8(tmp_path_factory):
+    """The int8 exports (PTQ on random faces) of `mobilefacenet`: the add form and the maximum form."""
+    folder = tmp_path_factory.mktemp("zoo")
+    net = models.build("mobilefacenet")
+    faces = np.random.default_rng(0).uniform(-1, 1, (8, 112, 112, 3)).astype(np.float32)
+    paths = []
+    for form in ("add", "maximum"):
+        path = folder / f"mobilefacenet_int8_{form}.tflite"
+        path.write_bytes(convert.convert_keras(net, "int8", representative=faces, prelu_form=form))
+        paths.append(str(path))
+    return paths
+
+
+@needs_arm
+def test_int8_zoo_exports_give_x86s_outputs_on_every_core(zoo_int8):
+    results = arm.measure(zoo_int8, count=False)
+    assert {(os.path.basename(result.model), result.core) for result in results} == {
+        (os.path.basename(path), core) for path in zoo_int8 for core in arm.CORES}
+    for result in results:
+        assert result.output_dtype == "int8"
+        # within one int8 step: XNNPACK's ARM and x86 requantisation may round a tie apart (measured: identical)
+        assert result.max_difference <= arm.INT8_STEPS, (result.model, result.core, result.max_difference)
+
+
+@pytest.fixture(scope="module")
+def known_work(tmp_path_factory):
+    """A 1x1 convolution of 28x28x64 to 128 channels, int8 and float32: 6,422,528 multiply-accumulates."""
+    folder = tmp_path_factory.mktemp("conv")
+    inputs = keras.Input((28, 28, 64))
+    model = keras.Model(inputs, keras.layers.Conv2D(128, 1, use_bias=False)(inputs))
+    faces = np.random.default_rng(0).uniform(-1, 1, (4, 28, 28, 64)).astype(np.float32)
+    exports = {"conv_int8.tflite": convert.convert_keras(model, "int8", representative=faces),
+               "conv_float32.tflite": convert.convert_keras(model, "float32")}
+    for name, tflite in exports.items():
+        (folder / name).write_bytes(tflite)
+    return folder, 28 * 28 * 64 * 128
+
+
+@needs_arm
+def test_counts_match_the_multiply_accumulates_of_a_known_convolution(known_work, tmp_path):
+    folder, macs = known_work
+    command = [sys.executable, "-m", "tfmfn.benchmark", "--arm", "cortex-a53,cortex-a76,i8mm", "--json",
+               "--model", str(folder / "conv_float32.tflite"), "--model", str(folder / "conv_int8.tflite"),
+               "--plot", str(tmp_path / "arm.png")]
+    completed = subprocess.run(command, capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    rows = {(os.path.basename(row["model"]), row["core"]): row for row in json.loads(completed.stdout)}
+    assert len(rows) == 6 and all(row["same"] for row in rows.values())
+    assert (tmp_path / "arm.png").stat().st_size > 10_000
+    int8 = {core: rows["conv_int8.tflite", core]["instructions"] for core in arm.CORES}
+    assert int8["cortex-a53"]["dot"] == int8["cortex-a53"]["mmla"] == 0  # Armv8.0: no dot product
+    assert int8["cortex-a76"]["dot"] * 16 == macs and int8["cortex-a76"]["mmla"] == 0  # SDOT: 16 MACs each
+    assert int8["i8mm"]["mmla"] * 32 == macs  # SMMLA: a 2x8 by 8x2 int8 product, 32 MACs each
+    assert int8["cortex-a53"]["total"] > int8["cortex-a76"]["total"] > int8["i8mm"]["total"]
+    for row in rows.values():
+        counts = row["instructions"]
+        assert counts["total"] > counts["simd_fp"] + counts["simd_load_store"] > 0.5 * counts["total"]
+        assert row["by_op_type"]["CONV_2D"]["count"] == 1
+        assert row["by_op_type"]["CONV_2D"]["total"] == pytest.approx(counts["total"], rel=0.02)
+        if "float32" in row["model"]:
+            assert counts["dot"] == counts["mmla"] == 0
+
+
+@needs_arm
+def test_each_core_reads_a_cpuinfo_of_its_own_capabilities():
+    env = arm.environment()
+    features = {}
+    for name, core in arm.CORES.items():
+        with open(os.path.join(arm.core_root(env, name), "proc", "cpuinfo")) as stream:
+            text = stream.read()
+        features[name] = set(text.split("Features\t: ")[1].splitlines()[0].split())
+        assert f"CPU part\t: {core.midr >> 4 & 0xFFF:#05x}" in text
+    assert "asimd" in features["cortex-a53"] and "asimddp" not in features["cortex-a53"]
+    assert "asimddp" in features["cortex-a76"] and "i8mm" not in features["cortex-a76"]
+    assert {"asimddp", "i8mm"} <= features["i8mm"] and "sme" not in features["i8mm"]
+
+
+def test_a_missing_environment_says_how_to_build_it(tmp_path):
+    with pytest.raises(arm.ArmEnvironmentMissing, match="make arm"):
+        arm.environment(str(tmp_path))
+    with pytest.raises(ValueError, match="unknown ARM core cortex-x9; choose from cortex-a53, cortex-a76, i8mm"):
+        arm.measure([], cores=["cortex-x9"], env=arm.Environment(str(tmp_path)))

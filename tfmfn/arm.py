@@ -1,0 +1,417 @@
+"""`.tflite` models on ARM's own kernels, emulated: outputs against x86 and instructions per inference.
+
+    make arm      # once: QEMU, an aarch64 Python and LiteRT's aarch64 wheel in .arm/ (Debian and PyPI packages)
+    python -m tfmfn.benchmark --arm cortex-a53,cortex-a76,i8mm --model float32.tflite --model int8.tflite [--json] [--plot F.png]
+
+LiteRT's aarch64 build runs under QEMU user mode (an aarch64 Python from Debian's arm64 packages), so
+XNNPACK picks the kernels it would pick on each emulated core: plain NEON on a Cortex-A53, SDOT/UDOT on a
+Cortex-A76, SMMLA on an i8mm core. `measure` runs every model and, cut as `tfmfn.op_profile` cuts it,
+each op type of it, once untimed and then `invocations` times between two markers, with the counting
+plugin (`tflite/arm/insn_classes.c`) loaded: instructions per inference in total and by class (SIMD and
+FP data processing, SIMD loads and stores, SVE/SME, SDOT/UDOT, SMMLA/UMMLA). The same models run in
+this machine's x86 LiteRT on the same inputs: int8 outputs must agree within one quantisation step
+(XNNPACK's ARM and x86 requantisation may round a tie differently; measured here they are identical),
+float ones within 1e-4 of their range (the kernels sum in another order).
+
+Instruction counts are not milliseconds: QEMU models no caches, no pipeline and no memory latency, so
+they rank work done by the core's kernels, not time. They are exact and repeatable on any host.
+
+Example:
+
+    >>> cpuinfo(CORES["cortex-a53"], hwcap=0x8FB, hwcap2=0).splitlines()[2].split(": ")[1]  # QEMU's A53 bits
+    'fp asimd aes pmull sha1 sha2 crc32 cpuid'
+"""
+
+import dataclasses
+import json
+import os
+import struct
+import subprocess
+import tempfile
+
+import numpy as np
+
+from tfmfn import benchmark, op_profile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HOME = os.environ.get("TFMFN_ARM_HOME", os.path.join(ROOT, ".arm"))
+MARKER_SYSCALL = 4242
+CLASSES = ("total", "simd_fp", "simd_load_store", "sve_sme", "dot", "mmla")
+INT8_STEPS = 1
+FLOAT_TOLERANCE = 1e-4
+
+
+@dataclasses.dataclass(frozen=True)
+class Core:
+    """An emulated core: QEMU's -cpu value and the MIDR its /proc/cpuinfo must show (XNNPACK's
+    cpuinfo library trusts the part number: a Cortex-A76 MIDR on a core without dot product
+    would make it pick SDOT kernels that die with an illegal instruction). QEMU's own MIDR for
+    its max core, and a Cortex-A710's, make LiteRT 2.3 crash (segmentation fault) under QEMU 7.2;
+    a Neoverse-N2's or -V1's work."""
+
+    qemu_cpu: str
+    midr: int
+    about: str
+
+
+CORES = {
+    "cortex-a53": Core("cortex-a53", 0x410FD034, "Armv8.0-A, NEON only: the little cores of most phones to 2020"),
+    "cortex-a76": Core("cortex-a76", 0x414FD0B1, "Armv8.2-A with SDOT/UDOT: big cores of phones from 2019"),
+    "i8mm": Core("max,sme=off", 0x410FD490, "QEMU's max core without SME (7.2 computes int8 wrong with it), shown to "
+                 "LiteRT as a Neoverse-N2: Armv9.0-A with SMMLA int8 matrix multiply and SVE2, as phones' Cortex-A710 "
+                 "and later"),
+}
+
+# Linux's names of the AT_HWCAP and AT_HWCAP2 bits on arm64, bit 0 first (Documentation/arch/arm64/elf_hwcaps).
+HWCAP_NAMES = ("fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm jscvt fcma lrcpc "
+               "dcpop sha3 sm3 sm4 asimddp sha512 sve asimdfhm dit uscat ilrcpc flagm ssbs sb paca pacg").split()
+HWCAP2_NAMES = ("dcpodp sve2 sveaes svepmull svebitperm svesha3 svesm4 flagm2 frint svei8mm svef32mm svef64mm "
+                "svebf16 i8mm bf16 dgh rng bti mte ecv afp rpres mte3 sme smei16i64 smef64f64 smei8i32 "
+                "smef16f32 smeb16f32 smef32f32 smefa64 wfxt").split()
+
+
+class ArmEnvironmentMissing(FileNotFoundError):
+    """The emulated ARM environment has not been built."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Environment:
+    home: str
+
+    @property
+    def qemu(self):
+        return os.path.join(self.home, "qemu", "usr", "bin", "qemu-aarch64")
+
+    @property
+    def sysroot(self):
+        return os.path.join(self.home, "sysroot")
+
+    @property
+    def site(self):
+        return os.path.join(self.home, "site")
+
+    @property
+    def plugin(self):
+        return os.path.join(self.home, "insn_classes.so")
+
+
+def environment(home=None):
+    """The built environment in `home` (default .arm, or $TFMFN_ARM_HOME); ArmEnvironmentMissing if absent."""
+    env = Environment(home or HOME)
+    if not os.path.exists(os.path.join(env.home, ".complete")):
+        raise ArmEnvironmentMissing(f"{env.home}: no emulated ARM environment; run `make arm` "
+                                    "(tflite/arm/setup.sh: QEMU, an aarch64 Python and LiteRT from Debian and PyPI)")
+    return env
+
+
+def cpuinfo(core, hwcap, hwcap2):
+    """The /proc/cpuinfo text of one `core` with the given hardware capability bits."""
+    names = [name for bit, name in enumerate(HWCAP_NAMES) if hwcap >> bit & 1]
+    names += [name for bit, name in enumerate(HWCAP2_NAMES) if hwcap2 >> bit & 1]
+    midr = core.midr
+    return (f"processor\t: 0\nBogoMIPS\t: 2000.00\nFeatures\t: {' '.join(names)}\n"
+            f"CPU implementer\t: {midr >> 24:#04x}\nCPU architecture: 8\nCPU variant\t: {midr >> 20 & 0xF:#x}\n"
+            f"CPU part\t: {midr >> 4 & 0xFFF:#05x}\nCPU revision\t: {midr & 0xF}\n\n")
+
+
+def _qemu(env, core, root, *arguments, plugin_output=None):
+    command = [env.qemu, "-cpu", core.qemu_cpu, "-L", root]
+    if plugin_output:
+        command += ["-plugin", f"{env.plugin},out={plugin_output}"]
+    return command + ["-E", f"PYTHONPATH={env.site}", "-E", "OPENBLAS_NUM_THREADS=1",
+                      os.path.join(root, "usr", "bin", "python3.11"), *arguments]
+
+
+def _qemu_environ(env):
+    return {**os.environ, "LD_LIBRARY_PATH": os.path.join(env.home, "qemu", "usr", "lib", "x86_64-linux-gnu")}
+
+
+def core_root(env, name):
+    """QEMU's -L folder for core `name`: the sysroot's folders linked in, and a /proc/cpuinfo that
+    describes the emulated core (its MIDR, and the capabilities QEMU gives it, read from its auxv)."""
+    core = CORES[name]
+    root = os.path.join(env.home, "cores", f"{name}.{core.midr:08x}")
+    info = os.path.join(root, "proc", "cpuinfo")
+    if os.path.exists(info):
+        return root
+    os.makedirs(os.path.dirname(info), exist_ok=True)
+    for entry in os.listdir(env.sysroot):
+        try:
+            os.symlink(os.path.join(env.sysroot, entry), os.path.join(root, entry))
+        except FileExistsError:  # made by another process meanwhile
+            pass
+    probe = "import sys; sys.stdout.buffer.write(open('/proc/self/auxv', 'rb').read())"
+    auxv = subprocess.run(_qemu(env, core, root, "-c", probe), capture_output=True, env=_qemu_environ(env),
+                          check=True).stdout
+    vector = dict(struct.iter_unpack("<QQ", auxv))
+    with open(info + ".partial", "w") as stream:
+        stream.write(cpuinfo(core, vector.get(16, 0), vector.get(26, 0)))  # AT_HWCAP, AT_HWCAP2
+    os.replace(info + ".partial", info)
+    return root
+
+
+_GUEST = r"""
+import ctypes, json, sys
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter
+
+libc = ctypes.CDLL(None, use_errno=True)
+jobs = json.load(open(sys.argv[1]))
+for number, job in enumerate(jobs["models"]):
+    interpreter = Interpreter(model_path=job["model"], num_threads=1)
+    interpreter.allocate_tensors()
+    inputs = np.load(job["inputs"])
+    for position, detail in enumerate(interpreter.get_input_details()):
+        interpreter.set_tensor(detail["index"], inputs[str(position)])
+    interpreter.invoke()
+    libc.syscall(jobs["marker"], 2 * number + 1)
+    for _ in range(jobs["invocations"]):
+        interpreter.invoke()
+    libc.syscall(jobs["marker"], 2 * number + 2)
+    np.savez(job["outputs"], **{str(position): interpreter.get_tensor(detail["index"])
+                                for position, detail in enumerate(interpreter.get_output_details())})
+    print(number, flush=True)
+"""
+
+
+def run_here(tflite, inputs):
+    """The output tensors of this machine's LiteRT (1 thread) for one set of `inputs`."""
+    interpreter = benchmark.interpreter_for(content=tflite)
+    interpreter.allocate_tensors()
+    for detail, tensor in zip(interpreter.get_input_details(), inputs):
+        interpreter.set_tensor(detail["index"], tensor)
+    interpreter.invoke()
+    return [interpreter.get_tensor(detail["index"]) for detail in interpreter.get_output_details()]
+
+
+def run_on_core(models, core_name, count=True, invocations=2, env=None, progress=None):
+    """Runs every model of `models` ({key: (tflite bytes, inputs)}) in one emulated process on core
+    `core_name`; {key: (outputs, {class: instructions per inference} or None)}."""
+    if core_name not in CORES:
+        raise ValueError(f"unknown ARM core {core_name!r}; choose from {', '.join(CORES)}")
+    env = env or environment()
+    root = core_root(env, core_name)
+    keys = list(models)
+    with tempfile.TemporaryDirectory() as scratch:
+        jobs = []
+        for number, key in enumerate(keys):
+            tflite, inputs = models[key]
+            job = {name: os.path.join(scratch, f"{number}.{name}") for name in ("model", "inputs", "outputs")}
+            job["outputs"] += ".npz"
+            with open(job["model"], "wb") as stream:
+                stream.write(tflite)
+            with open(job["inputs"], "wb") as stream:
+                np.savez(stream, **{str(position): tensor for position, tensor in enumerate(inputs)})
+            jobs.append(job)
+        job_file, guest, counts_file = (os.path.join(scratch, name) for name in ("jobs.json", "guest.py", "counts.tsv"))
+        with open(job_file, "w") as stream:
+            json.dump({"models": jobs, "marker": MARKER_SYSCALL, "invocations": invocations}, stream)
+        with open(guest, "w") as stream:
+            stream.write(_GUEST)
+        command = _qemu(env, CORES[core_name], root, guest, job_file, plugin_output=counts_file if count else None)
+        with open(os.path.join(scratch, "stderr"), "w+") as errors:
+            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True, env=_qemu_environ(env))
+            for line in process.stdout:
+                if progress:
+                    progress(keys[int(line)])
+            if process.wait() != 0:
+                errors.seek(0)
+                reason = f"signal {-process.returncode}" if process.returncode < 0 else f"exit {process.returncode}"
+                raise RuntimeError(f"the emulated {core_name} run failed ({reason}): {errors.read().strip()[-400:]}")
+        marks = _read_counts(counts_file) if count else None
+        results = {}
+        for number, key in enumerate(keys):
+            saved = np.load(jobs[number]["outputs"])
+            outputs = [saved[str(position)] for position in range(len(saved.files))]
+            per_inference = None
+            if marks is not None:
+                start, end = marks[2 * number + 1], marks[2 * number + 2]
+                per_inference = {name: (end[name] - start[name]) / invocations for name in CLASSES}
+            results[key] = (outputs, per_inference)
+        return results
+
+
+def _read_counts(path):
+    """{marker label: {class: running count}} of the plugin's output."""
+    with open(path) as stream:
+        header = stream.readline().split()
+        if tuple(header[1:]) != CLASSES:
+            raise RuntimeError(f"{path}: the counting plugin writes {header[1:]}, expected {list(CLASSES)}; "
+                               "rebuild it with make arm")
+        return {int(fields[0]): dict(zip(CLASSES, map(int, fields[1:])))
+                for fields in (line.split() for line in stream)}
+
+
+@dataclasses.dataclass
+class Result:
+    """One model on one emulated core."""
+
+    model: str
+    core: str
+    output_dtype: str
+    max_difference: float
+    allowed: float
+    batch: int = 1
+    """Images per inference (the input's first dimension): sirius-ai's file embeds two."""
+    instructions: dict = None
+    """{class: instructions per inference} of the whole model."""
+    by_op_type: dict = None
+    """{op type: {"count": ops, class: instructions per inference}}, the op types cut apart."""
+
+    @property
+    def identical(self):
+        return self.max_difference == 0
+
+    @property
+    def same(self):
+        return self.max_difference <= self.allowed
+
+
+def compare(expected, got):
+    """(largest difference, allowed) between two lists of output tensors."""
+    difference = max(float(np.abs(a.astype(np.float64) - b.astype(np.float64)).max()) for a, b in zip(expected, got))
+    quantized = all(np.issubdtype(tensor.dtype, np.integer) for tensor in expected)
+    scale = max(float(np.abs(tensor).max()) for tensor in expected)
+    return difference, INT8_STEPS if quantized else FLOAT_TOLERANCE * max(scale, 1.0)
+
+
+def measure(paths, cores=tuple(CORES), op_types=True, count=True, invocations=2, env=None, progress=None):
+    """`Result`s of every model file in `paths` on every core: parity with x86 LiteRT and, with
+    `count`, instructions per inference (by op type too with `op_types`)."""
+    unknown = [name for name in cores if name not in CORES]
+    if unknown:
+        raise ValueError(f"unknown ARM core {', '.join(unknown)}; choose from {', '.join(CORES)}")
+    if count and invocations < 1:
+        raise ValueError(f"counting needs at least one counted invocation, got {invocations}")
+    env = env or environment()
+    models, op_counts = {}, {}
+    for path in paths:
+        interpreter = benchmark.interpreter_for(path)
+        interpreter.allocate_tensors()
+        with open(path, "rb") as stream:
+            whole = stream.read()
+        models[path, op_profile.WHOLE] = (whole, benchmark.random_inputs(interpreter, np.random.default_rng(0)))
+        if count and op_types:
+            try:
+                parts = op_profile.op_type_models(whole)
+            except ValueError as error:
+                raise ValueError(f"{path}: {error}") from None
+            for op_type, part in parts.items():
+                part_interpreter = benchmark.interpreter_for(content=part.tflite)
+                part_interpreter.allocate_tensors()
+                inputs = benchmark.random_inputs(part_interpreter, np.random.default_rng(1))
+                models[path, op_type] = (part.tflite, inputs)
+                op_counts[path, op_type] = part.count
+    expected = {path: run_here(*models[path, op_profile.WHOLE]) for path in paths}
+    results = []
+    for core_name in cores:
+        ran = run_on_core(models, core_name, count, invocations if count else 0, env,
+                          progress=(lambda key, core_name=core_name: progress(core_name, key)) if progress else None)
+        for path in paths:
+            outputs, instructions = ran[path, op_profile.WHOLE]
+            difference, allowed = compare(expected[path], outputs)
+            by_op_type = None
+            if count and op_types:
+                by_op_type = {op_type: {"count": number, **ran[path, op_type][1]}
+                              for (model, op_type), number in op_counts.items() if model == path}
+            batch = int(models[path, op_profile.WHOLE][1][0].shape[0])
+            results.append(Result(path, core_name, expected[path][0].dtype.name, difference, allowed, batch,
+                                  instructions, by_op_type))
+    return results
+
+
+def ratios(results):
+    """{(int8 model, core): total instructions of the int8 model / its float32 model's}: the float32 model of
+    PREFIXint8SUFFIX.tflite is PREFIXfloat32.tflite in the same folder (as `benchmark --zoo` names them)."""
+    totals = {(result.model, result.core): result.instructions["total"] for result in results if result.instructions}
+    pairs = {}
+    for (model, core), total in totals.items():
+        folder, name = os.path.split(model)
+        if "int8" in name:
+            float_model = os.path.join(folder, name[:name.index("int8")] + "float32.tflite")
+            if (float_model, core) in totals:
+                pairs[model, core] = total / totals[float_model, core]
+    return pairs
+
+
+def format_results(results):
+    """A table of instructions per inference (millions) by model and core, with int8/float32 ratios, then
+    one per op type for the models that were cut."""
+    pair = ratios(results)
+    width = max([24, *(len(os.path.basename(result.model)) + 1 for result in results)])
+    header = (f"{'model':<{width}} {'core':<11} {'total M':>8} {'SIMD M':>7} {'dot M':>6} {'mmla M':>7} "
+              f"{'int8/f32':>8}  vs x86")
+    lines = ["instructions per inference (millions), emulated ARM cores (QEMU 7.2, LiteRT aarch64, 1 thread)", header]
+    for result in results:
+        counts = result.instructions
+        verdict = ("identical" if result.identical else f"within {result.allowed:g}" if result.same
+                   else "DIFFERENT") + f" (max diff {result.max_difference:g})" * (not result.identical)
+        if counts:
+            simd = (counts["simd_fp"] + counts["simd_load_store"] + counts["sve_sme"]) / 1e6
+            cells = (f"{counts['total'] / 1e6:>8.2f} {simd:>7.2f} {counts['dot'] / 1e6:>6.2f} "
+                     f"{counts['mmla'] / 1e6:>7.2f}")
+        else:
+            cells = f"{'-':>8} {'-':>7} {'-':>6} {'-':>7}"
+        ratio = pair.get((result.model, result.core))
+        per_image = (f"; batch {result.batch}: {counts['total'] / result.batch / 1e6:.2f}M per image"
+                     if counts and result.batch != 1 else "")
+        lines.append(f"{os.path.basename(result.model):<{width}} {result.core:<11} {cells} "
+                     f"{f'{ratio:.2f}x' if ratio else '-':>8}  {verdict}{per_image}")
+    lines.append("SIMD: SIMD and FP data processing + SIMD loads and stores + SVE/SME; dot: SDOT/UDOT/USDOT; "
+                 "mmla: SMMLA/UMMLA/USMMLA. Counts, not time: no caches or pipeline are modelled.")
+    cut = [result for result in results if result.by_op_type]
+    for core in dict.fromkeys(result.core for result in cut):
+        rows = [result for result in cut if result.core == core]
+        ops = sorted({op for result in rows for op in result.by_op_type})
+        lines += ["", f"by op type on {core}: millions of instructions per inference [ops of the type]",
+                  f"{'op':<22}" + "".join(f"{os.path.basename(result.model):>{width + 2}}" for result in rows)]
+        for op in ops:
+            cells = []
+            for result in rows:
+                entry = result.by_op_type.get(op)
+                text = f"[{entry['count']}] {entry['total'] / 1e6:.2f}" if entry else "-"
+                cells.append(f"{text:>{width + 2}}")
+            lines.append(f"{op:<22}" + "".join(cells))
+        sums = [sum(entry["total"] for entry in result.by_op_type.values()) / 1e6 for result in rows]
+        lines.append(f"{'sum of op types':<22}" + "".join(f"{value:>{width + 2}.2f}" for value in sums))
+        lines.append(f"{'whole model':<22}" + "".join(f"{result.instructions['total'] / 1e6:>{width + 2}.2f}"
+                                                      for result in rows))
+    return "\n".join(lines)
+
+
+def plot_results(results, path):
+    """One panel per core: a bar per model, stacked by op type where the model was cut (millions of instructions)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cores = list(dict.fromkeys(result.core for result in results))
+    ops = sorted({op for result in results for op in (result.by_op_type or {})})
+    colours = dict(zip(ops, plt.cm.tab10.colors))
+    figure, axes = plt.subplots(1, len(cores), figsize=(1 + 2.2 * len(cores) * max(1, len(results) / len(cores)) ** 0.6, 5),
+                                sharey=True, squeeze=False)
+    for axis, core in zip(axes[0], cores):
+        rows = [result for result in results if result.core == core and result.instructions]
+        for position, result in enumerate(rows):
+            if result.by_op_type:
+                bottom = 0.0
+                for op in ops:
+                    height = result.by_op_type.get(op, {}).get("total", 0) / 1e6
+                    axis.bar(position, height, bottom=bottom, color=colours[op], label=op if position == 0 else None)
+                    bottom += height
+            axis.bar(position, result.instructions["total"] / 1e6, fill=False, edgecolor="black")
+            axis.text(position, result.instructions["total"] / 1e6, f"{result.instructions['total'] / 1e6:.1f}",
+                      ha="center", va="bottom", fontsize=8)
+        axis.set_xticks(range(len(rows)), [os.path.splitext(os.path.basename(result.model))[0].replace("_", "\n", 1)
+                                           for result in rows], fontsize=7)
+        axis.set_title(core)
+    axes[0][0].set_ylabel("millions of instructions per inference")
+    if ops:
+        handles = {label: handle for axis in axes[0] for handle, label in zip(*axis.get_legend_handles_labels())}
+        figure.legend(handles.values(), handles.keys(), fontsize=8, loc="lower center", ncol=min(len(handles), 8))
+    figure.suptitle("emulated ARM cores: whole model (outline) and op types measured apart")
+    figure.tight_layout(rect=(0, 0.07 if ops else 0, 1, 1))
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
