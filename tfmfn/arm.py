@@ -253,6 +253,10 @@ class Result:
     allowed: float
     batch: int = 1
     """Images per inference (the input's first dimension): sirius-ai's file embeds two."""
+    op_differences: dict = None
+    """{op type: largest output difference}, each op type cut apart and run alone: measured when an int8
+    model's output differs by more than `allowed`, since one op's one-step difference grows on its way
+    through the ops after it."""
     instructions: dict = None
     """{class: instructions per inference} of the whole model."""
     by_op_type: dict = None
@@ -264,7 +268,10 @@ class Result:
 
     @property
     def same(self):
-        return self.max_difference <= self.allowed
+        """The outputs agree, or every op type, run alone, agrees within `allowed`."""
+        if self.max_difference <= self.allowed:
+            return True
+        return bool(self.op_differences) and max(self.op_differences.values()) <= self.allowed
 
 
 def compare(expected, got):
@@ -315,9 +322,24 @@ def measure(paths, cores=tuple(CORES), op_types=True, count=True, invocations=2,
                 by_op_type = {op_type: {"count": number, **ran[path, op_type][1]}
                               for (model, op_type), number in op_counts.items() if model == path}
             batch = int(models[path, op_profile.WHOLE][1][0].shape[0])
+            op_differences = None
+            if difference > allowed and np.issubdtype(expected[path][0].dtype, np.integer):
+                op_differences = op_type_differences(models[path, op_profile.WHOLE][0], core_name, env)
             results.append(Result(path, core_name, expected[path][0].dtype.name, difference, allowed, batch,
-                                  instructions, by_op_type))
+                                  op_differences, instructions, by_op_type))
     return results
+
+
+def op_type_differences(tflite, core_name, env=None):
+    """{op type: largest difference between x86 LiteRT and the emulated core} of each op type of `tflite`
+    cut apart (`tfmfn.op_profile`) and run alone on the same random inputs."""
+    parts = {}
+    for op_type, part in op_profile.op_type_models(tflite).items():
+        interpreter = benchmark.interpreter_for(content=part.tflite)
+        interpreter.allocate_tensors()
+        parts[op_type] = (part.tflite, benchmark.random_inputs(interpreter, np.random.default_rng(2)))
+    ran = run_on_core(parts, core_name, count=False, invocations=0, env=env)
+    return {op_type: compare(run_here(*parts[op_type]), ran[op_type][0])[0] for op_type in parts}
 
 
 def ratios(results):
@@ -344,8 +366,7 @@ def format_results(results):
     lines = ["instructions per inference (millions), emulated ARM cores (QEMU 7.2, LiteRT aarch64, 1 thread)", header]
     for result in results:
         counts = result.instructions
-        verdict = ("identical" if result.identical else f"within {result.allowed:g}" if result.same
-                   else "DIFFERENT") + f" (max diff {result.max_difference:g})" * (not result.identical)
+        verdict = _verdict(result)
         if counts:
             simd = (counts["simd_fp"] + counts["simd_load_store"] + counts["sve_sme"]) / 1e6
             cells = (f"{counts['total'] / 1e6:>8.2f} {simd:>7.2f} {counts['dot'] / 1e6:>6.2f} "
@@ -377,6 +398,21 @@ def format_results(results):
         lines.append(f"{'whole model':<22}" + "".join(f"{result.instructions['total'] / 1e6:>{width + 2}.2f}"
                                                       for result in rows))
     return "\n".join(lines)
+
+
+def _verdict(result):
+    """How a result's outputs compare with x86 LiteRT's, in words."""
+    if result.identical:
+        return "identical"
+    alone = ""
+    if result.op_differences:
+        differing = ", ".join(f"{op} {value:g}" for op, value in result.op_differences.items() if value)
+        alone = f"; op types alone: {differing or 'identical'}"
+    if result.max_difference <= result.allowed:
+        return f"within {result.allowed:g} (max diff {result.max_difference:g})"
+    if result.same:
+        return f"each op type within {result.allowed:g} alone (output max diff {result.max_difference:g}{alone})"
+    return f"DIFFERENT (max diff {result.max_difference:g}{alone})"
 
 
 def plot_results(results, path):
