@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tf_keras as keras
 
-from tfmfn import arm, convert, models
+from tfmfn import arm, benchmark, convert
 
 BUILT = os.path.exists(os.path.join(arm.HOME, ".complete"))
 needs_arm = pytest.mark.skipif(not BUILT, reason="needs the emulated ARM environment: make arm (make test runs it)")
@@ -18,43 +18,37 @@ pytestmark = pytest.mark.xdist_group("arm")
 
 
 @pytest.fixture(scope="module")
-def zoo_int8(tmp_path_factory):
-    """The int8 exports (PTQ on random faces) of `mobilefacenet`: the add form and the maximum form."""
-    folder = tmp_path_factory.mktemp("zoo")
+def zoo_exports(tmp_path_factory):
+    """`benchmark --zoo`'s exports of `mobilefacenet` (seeded): float32, int8 (the add form, the default) and
+    int8 in the maximum form, PTQ on random faces."""
     keras.utils.set_random_seed(0)
-    net = models.build("mobilefacenet")
-    faces = np.random.default_rng(0).uniform(-1, 1, (8, 112, 112, 3)).astype(np.float32)
-    paths = []
-    for form in ("add", "maximum"):
-        path = folder / f"mobilefacenet_int8_{form}.tflite"
-        path.write_bytes(convert.convert_keras(net, "int8", representative=faces, prelu_form=form))
-        paths.append(str(path))
-    return paths
+    return benchmark.zoo_exports(["mobilefacenet"], str(tmp_path_factory.mktemp("zoo")))
+
+
+def test_zoo_exports_are_named_by_form(zoo_exports):
+    assert [os.path.basename(path) for path in zoo_exports] == [
+        "mobilefacenet_float32.tflite", "mobilefacenet_int8.tflite", "mobilefacenet_int8_maximum.tflite"]
 
 
 @needs_arm
-def test_int8_zoo_exports_give_x86s_outputs_on_every_core(zoo_int8):
-    results = arm.measure(zoo_int8, count=False)
+def test_zoo_exports_give_x86s_outputs_on_every_core(zoo_exports):
+    results = arm.measure(zoo_exports, count=False)
     assert {(os.path.basename(result.model), result.core) for result in results} == {
-        (os.path.basename(path), core) for path in zoo_int8 for core in arm.CORES}
+        (os.path.basename(path), core) for path in zoo_exports for core in arm.CORES}
     for result in results:
-        assert result.output_dtype == "int8" and result.same, (result.model, result.core, result.max_difference)
-        if result.model.endswith("_add.tflite"):  # the default export: bit-identical on every core
-            assert result.identical, (result.core, result.max_difference)
+        assert result.same, (result.model, result.core, result.max_difference, result.op_differences)
+        name = os.path.basename(result.model)
+        if name == "mobilefacenet_float32.tflite":
+            assert result.output_dtype == "float32"
+        elif name == "mobilefacenet_int8.tflite":  # the default int8 export: bit-identical on every core
+            assert result.output_dtype == "int8" and result.identical, (result.core, result.max_difference)
         elif result.op_differences is not None:
             # the maximum form's MUL: XNNPACK's ARM and x86 int8 multiplies round some ties apart, by one step,
             # which the ops after it can grow; every op type run alone stays within one step, and only MUL differs
             assert {op for op, value in result.op_differences.items() if value} <= {"MUL"}, result.op_differences
-    alone = arm.op_type_differences(open(zoo_int8[1], "rb").read(), "cortex-a53")  # what measure does past one step
+    alone = arm.op_type_differences(open(zoo_exports[2], "rb").read(), "cortex-a53")  # what measure does past a step
     assert set(alone) == {"ADD", "CONV_2D", "DEPTHWISE_CONV_2D", "MAXIMUM", "MUL", "RESHAPE"}
     assert max(alone.values()) <= arm.INT8_STEPS and {op for op, value in alone.items() if value} <= {"MUL"}
-
-
-def test_a_model_whose_op_types_each_agree_alone_counts_as_the_same():
-    grown = arm.Result("m.tflite", "cortex-a53", "int8", max_difference=2, allowed=1, op_differences={"MUL": 1, "ADD": 0})
-    assert grown.same and not grown.identical
-    assert not arm.Result("m.tflite", "cortex-a53", "int8", 2, 1, op_differences={"MUL": 2}).same
-    assert not arm.Result("m.tflite", "cortex-a53", "int8", 2, 1).same
 
 
 @pytest.fixture(scope="module")

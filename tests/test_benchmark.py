@@ -5,7 +5,6 @@ import pathlib
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 import tensorflow as tf
 import tf_keras as keras
@@ -119,3 +118,10 @@ def test_a_fixed_batch_of_two_is_timed_per_image_too(tmp_path):
     assert header.split()[-2:] == ["batch", "ms/image"] and row.split()[-2:] == ["2", f"{result.per_image_ms:.2f}"]
     single = benchmark.Result(model="one.tflite", threads=1, runs=5, median_ms=1.0, bytes=1)
     assert "ms/image" not in benchmark.format_table([single])
+
+
+
+def test_zoo_exports_refuse_unknown_models(tmp_path):  # the exports themselves: tests/test_arm.py
+    with pytest.raises(ValueError, match="unknown zoo model mobilefacenet_x; choose from"):
+        benchmark.zoo_exports(["mobilefacenet_x"], str(tmp_path))
+    assert not list(tmp_path.iterdir())

@@ -330,7 +330,7 @@ def zoo_exports(names, folder, seed=0):
     (`quantize.deploy_form`'s maximum form). Returns the paths."""
     import tf_keras as keras
 
-    from tfmfn import convert, models, quantize
+    from tfmfn import convert, models
 
     unknown = [name for name in names if name not in models.ZOO]
     if unknown:
@@ -346,7 +346,7 @@ def zoo_exports(names, folder, seed=0):
                    "int8": lambda: convert.convert_keras(net, "int8", representative=faces)}
         if per_channel:
             exports["int8_maximum"] = lambda: convert.convert_keras(net, "int8", representative=faces,
-                                                                    prelu_form=quantize.PRELU_FORMS[1])
+                                                                    prelu_form="maximum")
         for suffix, export in exports.items():
             path = os.path.join(folder, f"{name}_{suffix}.tflite")
             with open(path, "wb") as stream:

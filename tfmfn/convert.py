@@ -453,7 +453,8 @@ def _define_flags():
     flags.DEFINE_enum("prelu_form", "add", list(quantize.PRELU_FORMS), "With --int8 --ptq, the int8 form of per-channel "
                       "PReLUs: add, z + relu((a-1)z) as DEPTHWISE_CONV_2D + ADD, all inside XNNPACK; maximum, "
                       "max(z, a*z) as MUL + MAXIMUM, fewer instructions on ARM cores (python -m tfmfn.benchmark "
-                      "--arm) but each MAXIMUM runs outside XNNPACK on one thread.")
+                      "--arm) but less accurate in int8 (MAXIMUM keeps one scale for z and a*z; check the parity "
+                      "this reports) and each MAXIMUM runs outside XNNPACK on one thread.")
     flags.DEFINE_string("report", None, "Write the report as JSON here.")
 
 
