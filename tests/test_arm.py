@@ -14,10 +14,10 @@ from tfmfn import arm, benchmark, convert
 
 BUILT = os.path.exists(os.path.join(arm.HOME, ".complete"))
 needs_arm = pytest.mark.skipif(not BUILT, reason="needs the emulated ARM environment: make arm (make test runs it)")
-pytestmark = pytest.mark.xdist_group("arm")
+pytestmark = pytest.mark.xdist_group("arm")  # one worker, session-scoped fixtures (as in test_demo.py)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def zoo_exports(tmp_path_factory):
     """`benchmark --zoo`'s exports of `mobilefacenet` (seeded): float32, int8 (the add form, the default) and
     int8 in the maximum form, PTQ on random faces."""
@@ -51,7 +51,7 @@ def test_zoo_exports_give_x86s_outputs_on_every_core(zoo_exports):
     assert max(alone.values()) <= arm.INT8_STEPS and {op for op, value in alone.items() if value} <= {"MUL"}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def known_work(tmp_path_factory):
     """A 1x1 convolution of 28x28x64 to 128 channels, int8 and float32: 6,422,528 multiply-accumulates."""
     folder = tmp_path_factory.mktemp("conv")

@@ -11,9 +11,11 @@ import pytest
 from tfmfn import android, convert, demo, model_card
 
 pytestmark = pytest.mark.xdist_group("demo")  # one worker runs the demo once for every test here
+# (session-scoped fixtures: a module-scoped one is torn down and built again when that worker runs another
+# module's test in between, which --dist loadgroup does)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def finished(tmp_path_factory):
     folder = tmp_path_factory.mktemp("demo")
     settings = demo.Settings(out=str(folder / "demo"), data=str(folder / "synth"), identities=10,
