@@ -293,22 +293,16 @@ def measure(paths, cores=tuple(CORES), op_types=True, count=True, invocations=2,
     env = env or environment()
     models, op_counts = {}, {}
     for path in paths:
-        interpreter = benchmark.interpreter_for(path)
-        interpreter.allocate_tensors()
         with open(path, "rb") as stream:
             whole = stream.read()
-        models[path, op_profile.WHOLE] = (whole, benchmark.random_inputs(interpreter, np.random.default_rng(0)))
-        if count and op_types:
-            try:
-                parts = op_profile.op_type_models(whole)
-            except ValueError as error:
-                raise ValueError(f"{path}: {error}") from None
-            for op_type, part in parts.items():
-                part_interpreter = benchmark.interpreter_for(content=part.tflite)
-                part_interpreter.allocate_tensors()
-                inputs = benchmark.random_inputs(part_interpreter, np.random.default_rng(1))
-                models[path, op_type] = (part.tflite, inputs)
-                op_counts[path, op_type] = part.count
+        try:
+            models[path, op_profile.WHOLE] = _with_inputs(whole, seed=0)
+            parts = op_profile.op_type_models(whole) if count and op_types else {}
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
+        for op_type, part in parts.items():
+            models[path, op_type] = _with_inputs(part.tflite, seed=1)
+            op_counts[path, op_type] = part.count
     expected = {path: run_here(*models[path, op_profile.WHOLE]) for path in paths}
     results = []
     for core_name in cores:
@@ -330,14 +324,17 @@ def measure(paths, cores=tuple(CORES), op_types=True, count=True, invocations=2,
     return results
 
 
+def _with_inputs(tflite, seed):
+    """(tflite, one random tensor per input of it): a model as `run_on_core` and `run_here` take it."""
+    interpreter = benchmark.interpreter_for(content=tflite)
+    interpreter.allocate_tensors()
+    return tflite, benchmark.random_inputs(interpreter, np.random.default_rng(seed))
+
+
 def op_type_differences(tflite, core_name, env=None):
     """{op type: largest difference between x86 LiteRT and the emulated core} of each op type of `tflite`
     cut apart (`tfmfn.op_profile`) and run alone on the same random inputs."""
-    parts = {}
-    for op_type, part in op_profile.op_type_models(tflite).items():
-        interpreter = benchmark.interpreter_for(content=part.tflite)
-        interpreter.allocate_tensors()
-        parts[op_type] = (part.tflite, benchmark.random_inputs(interpreter, np.random.default_rng(2)))
+    parts = {op_type: _with_inputs(part.tflite, seed=2) for op_type, part in op_profile.op_type_models(tflite).items()}
     ran = run_on_core(parts, core_name, count=False, invocations=0, env=env)
     return {op_type: compare(run_here(*parts[op_type]), ran[op_type][0])[0] for op_type in parts}
 
