@@ -36,21 +36,18 @@ TFMFN_DIR = "/content/drive/MyDrive/tfmfn"
 DATA_ZIP = "/content/drive/MyDrive/faces_webface_112x112.zip"
 DATA_URL = ""
 PRESET = "paper_casia"  # or "paper_ms1m"
-MODEL = "mobilefacenet"  # python -m tfmfn.models lists the zoo
-MODEL_DIR = "/content/drive/MyDrive/tfmfn_runs/" + MODEL  # on Drive: survives a disconnect, training resumes
+ARCH = "mobilefacenet"  # python -m tfmfn.models lists the zoo
+MODEL_DIR = "/content/drive/MyDrive/tfmfn_runs/" + ARCH  # on Drive: survives a disconnect, training resumes
 
 # %%
-if IN_COLAB:  # installs the pinned requirements (CUDA libraries too on a GPU runtime); restart if Colab asks
-    import shutil
-    import subprocess
-
+if IN_COLAB:  # mounts Drive and installs tfmfn from its clone there (tfmfn.colab); restart if Colab asks
     from google.colab import drive
 
     drive.mount("/content/drive")
-    cuda = ["tensorflow[and-cuda]==2.21.0"] if shutil.which("nvidia-smi") else []
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", f"{TFMFN_DIR}/requirements.txt", *cuda,
-                    "-e", TFMFN_DIR], check=True)
     sys.path.insert(0, TFMFN_DIR)
+    from tfmfn import colab
+
+    colab.install(TFMFN_DIR)
 
 # %%
 import tfmfn  # noqa: F401  (puts Keras 2, tf_keras, in force before TensorFlow loads)
@@ -102,9 +99,9 @@ print("training data:", DATA, "| verification sets:", EVAL_BINS)
 
 # %%
 if SMOKE:
-    config = demo.tiny_config(DATA, EVAL_BINS, MODEL_DIR, model=MODEL)
+    config = demo.tiny_config(DATA, EVAL_BINS, MODEL_DIR, arch=ARCH)
 else:
-    config = configs.make_config(PRESET, model=MODEL, data=DATA, eval_bins=tuple(EVAL_BINS), model_dir=MODEL_DIR,
+    config = configs.make_config(PRESET, arch=ARCH, data=DATA, eval_bins=tuple(EVAL_BINS), model_dir=MODEL_DIR,
                                  mixed_precision=bool(tf.config.list_physical_devices("GPU")))
 strategy = train.make_strategy("auto")
 print(config.to_json())

@@ -36,17 +36,14 @@ QAT_STEPS = 2000  # at the float run's batch size; 100 to 2,000 is usual
 OUT_DIR = "/content/drive/MyDrive/tfmfn_runs/tflite"
 
 # %%
-if IN_COLAB:  # installs the pinned requirements (CUDA libraries too on a GPU runtime); restart if Colab asks
-    import shutil
-    import subprocess
-
+if IN_COLAB:  # mounts Drive and installs tfmfn from its clone there (tfmfn.colab); restart if Colab asks
     from google.colab import drive
 
     drive.mount("/content/drive")
-    cuda = ["tensorflow[and-cuda]==2.21.0"] if shutil.which("nvidia-smi") else []
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", f"{TFMFN_DIR}/requirements.txt", *cuda,
-                    "-e", TFMFN_DIR], check=True)
     sys.path.insert(0, TFMFN_DIR)
+    from tfmfn import colab
+
+    colab.install(TFMFN_DIR)
 
 # %%
 import json

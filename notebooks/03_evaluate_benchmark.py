@@ -40,23 +40,20 @@ RUNS = 200
 OUT_DIR = "/content/drive/MyDrive/tfmfn_runs/evaluation"  # ROC plots and the latency chart
 
 # %%
-if IN_COLAB:  # installs the pinned requirements (CUDA libraries too on a GPU runtime); restart if Colab asks
-    import shutil
-    import subprocess
-
+if IN_COLAB:  # mounts Drive and installs tfmfn from its clone there (tfmfn.colab); restart if Colab asks
     from google.colab import drive
 
     drive.mount("/content/drive")
-    cuda = ["tensorflow[and-cuda]==2.21.0"] if shutil.which("nvidia-smi") else []
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-r", f"{TFMFN_DIR}/requirements.txt", *cuda,
-                    "-e", TFMFN_DIR], check=True)
     sys.path.insert(0, TFMFN_DIR)
+    from tfmfn import colab
+
+    colab.install(TFMFN_DIR)
 
 # %%
 import tfmfn  # noqa: F401
 from IPython.display import Image, display
 
-from tfmfn import benchmark, embedder, evaluate
+from tfmfn import benchmark, evaluate, inference
 
 # %%
 if SMOKE:
@@ -81,7 +78,7 @@ os.makedirs(OUT_DIR, exist_ok=True)
 roc_paths = {name: os.path.join(OUT_DIR, f"roc_{name.replace(' ', '_')}.png") for name in MODELS}
 results = {}
 for name, path in MODELS.items():
-    model = embedder.load_embedder(path)
+    model = inference.load_embedder(path)
     results[name] = evaluate.evaluate_bins(model, BINS, roc_path=roc_paths[name])
     print(f"== {name}: {path}")
     print(evaluate.format_results(results[name]))

@@ -128,7 +128,7 @@ def test_cli_mirrors_the_tree_and_reports(tmp_path):
     Image.new("RGB", (300, 300), (90, 120, 150)).save(tmp_path / "in" / "bob" / "wall.png")
     (tmp_path / "in" / "bob" / "broken.jpg").write_bytes(b"not a photo")
     result = subprocess.run(
-        [sys.executable, "-m", "tfmfn.align", "--input", str(tmp_path / "in"), "--output", str(tmp_path / "out"), "--json"],
+        [sys.executable, "-m", "tfmfn.align", "--input", str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--json"],
         capture_output=True, text=True, check=True,
     )
     report = json.loads(result.stdout)
@@ -142,7 +142,7 @@ def test_cli_mirrors_the_tree_and_reports(tmp_path):
 
 def test_missing_input_is_one_clear_line(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "tfmfn.align", "--input", str(tmp_path / "nope"), "--output", str(tmp_path / "out")],
+        [sys.executable, "-m", "tfmfn.align", "--input", str(tmp_path / "nope"), "--out", str(tmp_path / "out")],
         capture_output=True, text=True,
     )
     assert result.returncode != 0
@@ -161,7 +161,7 @@ def test_crops_aligned_elsewhere_are_fitted_not_detected(tmp_path):
     (tmp_path / "crops" / "carol").mkdir(parents=True)
     grey = np.full((100, 100), 90, np.uint8)
     cv2.imwrite(str(tmp_path / "crops" / "carol" / "0001.jpg"), grey)
-    command = [sys.executable, "-m", "tfmfn.align", "--input", str(tmp_path / "crops"), "--output", str(tmp_path / "out"),
+    command = [sys.executable, "-m", "tfmfn.align", "--input", str(tmp_path / "crops"), "--out", str(tmp_path / "out"),
                "--crops", "0.857", "--json"]
     report = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
     assert report["faces"] == 1 and report["no_face"] == []  # a flat grey square has no face BlazeFace would find

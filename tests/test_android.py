@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from tfmfn import android
+from tfmfn import android, litert
 
 FACECORE = os.path.join("android_demo", "facecore")
 JUNIT_CP = "/usr/share/java/junit4.jar:/usr/share/java/hamcrest-core.jar"
@@ -22,11 +22,9 @@ def test_checked_in_goldens_are_what_tfmfn_computes(tmp_path):
     assert expected.keys() == computed.keys()
     for key in expected:
         np.testing.assert_allclose(computed[key], expected[key], rtol=1e-9, atol=1e-9, err_msg=key)
-    from tfmfn import convert
-
-    assert convert.read_metadata(str(tmp_path / "metadata.tflite")) == convert.read_metadata(
+    assert litert.read_metadata(str(tmp_path / "metadata.tflite")) == litert.read_metadata(
         os.path.join(android.GOLDENS_FOLDER, "metadata.tflite"))
-    assert convert.read_metadata(os.path.join(android.GOLDENS_FOLDER, "plain.tflite")) is None
+    assert litert.read_metadata(os.path.join(android.GOLDENS_FOLDER, "plain.tflite")) is None
     images = sorted(name for name in os.listdir(android.GOLDENS_FOLDER) if name.endswith(".png"))
     assert images == sorted(name for name in os.listdir(tmp_path) if name.endswith(".png"))
     for image in images:
@@ -62,7 +60,7 @@ def test_junit_fails_when_a_golden_value_changes(tmp_path, key, index):
 
 
 def test_install_copies_the_model_and_blazeface_and_refuses_a_model_without_metadata(tmp_path):
-    from tfmfn import align, convert
+    from tfmfn import align
 
     plain, with_metadata = android.metadata_models()
     (tmp_path / "good.tflite").write_bytes(with_metadata)
@@ -73,7 +71,7 @@ def test_install_copies_the_model_and_blazeface_and_refuses_a_model_without_meta
         [android.EMBEDDER_ASSET, android.DETECTOR_ASSET])
     assert (assets / android.EMBEDDER_ASSET).read_bytes() == with_metadata
     assert (assets / android.DETECTOR_ASSET).read_bytes() == open(align.detector_model_path("full"), "rb").read()
-    installed = convert.read_metadata(str(assets / android.EMBEDDER_ASSET))
+    installed = litert.read_metadata(str(assets / android.EMBEDDER_ASSET))
     assert installed["recommended_threshold"] == installed["thresholds"]["far_1e-3"]["threshold"] == 1.003
     assert installed["thresholds"]["impostor_pairs"] == android.METADATA_IMPOSTORS
     assert installed["thresholds"]["use"] == {"1:1": "far_1e-3", "1:N": "far_1e-4"}

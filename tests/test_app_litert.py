@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from tfmfn import app_litert, convert, models
+from tfmfn import app_litert, convert, litert, models
 
 pytestmark = pytest.mark.skipif(not os.path.exists(app_litert.PYTHON),
                                 reason="needs the app's LiteRT release: make litert-app (make test runs it)")
@@ -17,7 +17,7 @@ FACES = np.random.default_rng(0).uniform(-1, 1, (4, 112, 112, 3)).astype(np.floa
 def export(model_name, mode, io="int8"):
     model = models.build(model_name)
     tflite = convert.convert_keras(model, mode, io=io, representative=FACES if mode == "int8" else None)
-    return convert.add_metadata(tflite, {"model": model_name})  # as convert writes it: with tfmfn metadata
+    return litert.add_metadata(tflite, {"model": model_name})  # as convert writes it: with tfmfn metadata
 
 
 @pytest.mark.parametrize("model_name, mode, io", [
@@ -36,7 +36,7 @@ def test_exports_load_and_run_in_the_apps_litert_release_with_the_same_outputs(t
     assert report["release"] == app_litert.release_requirement()
     assert report["same"], report
     if report["output_dtype"] == "int8":
-        assert report["max_difference"] <= app_litert.INT8_STEPS
+        assert report["max_difference"] <= litert.INT8_STEPS
 
 
 def with_op_version(tflite, op_name, version):

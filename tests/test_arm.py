@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import tf_keras as keras
 
-from tfmfn import arm, benchmark, convert
+from tfmfn import arm, benchmark, convert, litert
 
 BUILT = os.path.exists(os.path.join(arm.HOME, ".complete"))
 needs_arm = pytest.mark.skipif(not BUILT, reason="needs the emulated ARM environment: make arm (make test runs it)")
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.xdist_group("arm")  # one worker, session-scoped fixtur
 
 @pytest.fixture(scope="session")
 def zoo_exports(tmp_path_factory):
-    """`benchmark --zoo`'s exports of `mobilefacenet` (seeded): float32, int8 (the add form, the default) and
+    """`benchmark --arch`'s exports of `mobilefacenet` (seeded): float32, int8 (the add form, the default) and
     int8 in the maximum form, PTQ on random faces."""
     keras.utils.set_random_seed(0)
     return benchmark.zoo_exports(["mobilefacenet"], str(tmp_path_factory.mktemp("zoo")))
@@ -48,7 +48,7 @@ def test_zoo_exports_give_x86s_outputs_on_every_core(zoo_exports):
             assert {op for op, value in result.op_differences.items() if value} <= {"MUL"}, result.op_differences
     alone = arm.op_type_differences(open(zoo_exports[2], "rb").read(), "cortex-a53")  # what measure does past a step
     assert set(alone) == {"ADD", "CONV_2D", "DEPTHWISE_CONV_2D", "MAXIMUM", "MUL", "RESHAPE"}
-    assert max(alone.values()) <= arm.INT8_STEPS and {op for op, value in alone.items() if value} <= {"MUL"}
+    assert max(alone.values()) <= litert.INT8_STEPS and {op for op, value in alone.items() if value} <= {"MUL"}
 
 
 @pytest.fixture(scope="session")

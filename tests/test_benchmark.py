@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from tfmfn import benchmark
+from tfmfn import benchmark, litert
 
 RECORDED = pathlib.Path(__file__).parent / "data" / "benchmark_model"
 
@@ -70,7 +70,7 @@ def test_delegation_names_the_ops_left_to_the_interpreter(models):
     for name, expected in (("large", (True, {})), ("unsupported", (False, {"CUMSUM": 1}))):
         interpreter = Interpreter(model_path=models[name])
         interpreter.allocate_tensors()
-        assert benchmark.delegation(interpreter) == expected
+        assert litert.delegation(interpreter) == expected
 
 
 def test_cli_table_json_plot_and_full_delegation(models, tmp_path):

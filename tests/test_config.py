@@ -15,7 +15,7 @@ def test_paper_casia_is_the_papers_recipe():
     assert recipe.lr_boundaries == (36000, 52000, 58000) and recipe.steps == 60000
     assert recipe.learning_rates() == pytest.approx([0.1, 0.01, 0.001, 0.0001])
     assert (recipe.weight_decay, recipe.weight_decay_after_global) == (4e-5, 4e-4)
-    assert (recipe.head, recipe.scale, recipe.margin, recipe.model) == ("arcface", 64.0, 0.5, "mobilefacenet")
+    assert (recipe.head, recipe.scale, recipe.margin, recipe.arch) == ("arcface", 64.0, 0.5, "mobilefacenet")
 
 
 def test_presets_differ_only_where_they_say():
@@ -104,9 +104,9 @@ def test_json_round_trip_and_what_may_change_on_resume():
     assert config.TrainConfig.from_json(original.to_json()) == original
     longer = config.make_config("synthetic", eval_bins=("a.bin", "b.bin"), steps=900, mixed_precision=True)
     assert config.incompatibilities(original, longer) == []
-    other = config.make_config("synthetic", eval_bins=("a.bin", "b.bin"), model="mobilefacenet_relu", margin=0.5)
+    other = config.make_config("synthetic", eval_bins=("a.bin", "b.bin"), arch="mobilefacenet_relu", margin=0.5)
     problems = config.incompatibilities(original, other)
-    assert len(problems) == 2 and problems[0].startswith("model: 'mobilefacenet' in the model_dir")
+    assert len(problems) == 2 and problems[0].startswith("arch: 'mobilefacenet' in the model_dir")
 
 
 def test_head_arguments():
@@ -115,3 +115,10 @@ def test_head_arguments():
     assert config.make_config("synthetic", head="normface").head_arguments() == {"s": 32.0}
     combined = config.make_config("paper_casia", head="combined", combined_margins=(1.0, 0.4, 0.1))
     assert combined.head_arguments() == {"s": 64.0, "m1": 1.0, "m2": 0.4, "m3": 0.1}
+
+
+def test_a_config_saved_when_arch_was_called_model_still_loads():
+    """Run folders and model cards written before the flag became --arch say "model"."""
+    saved = json.loads(config.make_config("synthetic", arch="mobilefacenet_relu").to_json())
+    saved["model"] = saved.pop("arch")
+    assert config.TrainConfig.from_json(json.dumps(saved)).arch == "mobilefacenet_relu"

@@ -9,11 +9,10 @@ import shutil
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
-from tfmfn import config as configs
-from tfmfn import convert, embedder, train
+from tfmfn import config as configs, litert
+from tfmfn import convert, inference, model_files, train
 from tfmfn.data import bins, synth
 
 
@@ -39,14 +38,14 @@ def test_float32_export_equals_keras_and_carries_metadata(trained, tmp_path):
     assert report["quantization"] == "float32" and report["fully_delegated"]
     assert report["parity"]["cosine_min"] > 0.9999 and report["parity"]["n"] == 12
     assert report["input"]["dtype"] == "float32" and report["output"]["shape"] == [1, 128]
-    metadata = convert.read_metadata(report["file"])
+    metadata = litert.read_metadata(report["file"])
     card = json.loads((model_dir / "export" / "model_card.json").read_text())
     assert metadata["embedding_size"] == 128 and metadata["input_size"] == [112, 112]
     assert metadata["alignment_template"] == card["alignment_template"]
     assert metadata["recommended_threshold"] == card["recommended_threshold"] is not None
     assert metadata["thresholds"] == card["thresholds"] and set(card["thresholds"]["use"].values()) <= set(card["thresholds"])
     assert metadata["recommended_threshold"] == card["thresholds"]["far_1e-3"]["threshold"]
-    assert embedder.load_embedder(report["file"]).embedding_size == 128  # metadata does not disturb LiteRT
+    assert inference.load_embedder(report["file"]).embedding_size == 128  # metadata does not disturb LiteRT
 
 
 def test_ptq_int8_is_all_int8_delegated_and_its_report_is_right(trained, tmp_path):
@@ -59,14 +58,14 @@ def test_ptq_int8_is_all_int8_delegated_and_its_report_is_right(trained, tmp_pat
     assert "PRELU" not in report["ops"] and report["ops"]["ADD"] == 33 + 12  # 33 PReLUs in deploy form, 12 residuals
     assert report["input"]["dtype"] == "int8" and 0 < report["input"]["scale"] < 1
     faces = bins.load_bin(str(root / "val.bin")).decode_all()[:12]
-    float_embeddings = embedder.load_embedder(str(model_dir)).embed(faces)
-    int8_embeddings = embedder.load_embedder(report["file"]).embed(faces)
+    float_embeddings = inference.load_embedder(str(model_dir)).embed(faces)
+    int8_embeddings = inference.load_embedder(report["file"]).embed(faces)
     mean, minimum = convert.cosine_parity(float_embeddings, int8_embeddings)
     assert report["parity"]["cosine_mean"] == pytest.approx(mean, abs=1e-6)
     assert report["parity"]["cosine_min"] == pytest.approx(minimum, abs=1e-6)
     accuracy = report["accuracy"]["val"]
     assert accuracy["difference"] == pytest.approx(accuracy["converted"] - accuracy["float"])
-    assert convert.read_metadata(report["file"])["recommended_threshold"] is not None
+    assert litert.read_metadata(report["file"])["recommended_threshold"] is not None
 
 
 def test_uint8_and_float_io(trained, tmp_path):
@@ -85,7 +84,7 @@ def test_int8_from_a_float_model_fine_tunes_under_qat_first(trained, tmp_path):
     settings = dict(qat_steps=2, qat_dir=str(tmp_path / "qat"))
     report = convert.convert(request(model_dir, tmp_path, "qat.tflite", **settings), say=lambda *a: None)
     assert report["quantization"] == "int8 qat" and report["float_ops"] == {} and report["fully_delegated"]
-    assert report["source_model"].endswith(embedder.EXPORT_QAT_WEIGHTS)
+    assert report["source_model"].endswith(model_files.EXPORT_QAT_WEIGHTS)
     # the int8 file reproduces the QAT model it came from more closely than the float model QAT started from
     assert report["parity_with_qat"]["n"] == report["parity"]["n"]
     assert report["parity_with_qat"]["cosine_min"] > 0.95
@@ -98,7 +97,7 @@ def test_int8_from_a_float_model_fine_tunes_under_qat_first(trained, tmp_path):
     started_from = json.loads((tmp_path / "qat" / "init_from.json").read_text())
     assert started_from["file"] == str(model_dir / "export" / "embedder.keras")
 
-    retrained = embedder.load_keras_model(started_from["file"])  # the float model trained further since
+    retrained = inference.load_keras_model(started_from["file"])  # the float model trained further since
     retrained.set_weights([weight * 1.01 for weight in retrained.get_weights()])
     retrained.save(started_from["file"])
     with pytest.raises(ValueError, match=r"qat started from other weights than .*embedder.keras holds now"):
@@ -109,7 +108,7 @@ def test_int8_from_a_float_model_fine_tunes_under_qat_first(trained, tmp_path):
 def test_float_ops_in_an_int8_model_are_refused(trained, tmp_path):
     model_dir, _ = trained
     float32 = convert.convert(request(model_dir, tmp_path, "float.tflite", mode="float32"), say=lambda *a: None)
-    analysis = convert.analyse(open(float32["file"], "rb").read())
+    analysis = litert.analyse(open(float32["file"], "rb").read())
     assert analysis["float_ops"]["CONV_2D"] == 33
     with pytest.raises(convert.ConversionError, match="float ops"):
         convert.check_all_int8(analysis)

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from tfmfn import android, convert, demo, model_card
+from tfmfn import android, demo, litert, model_card
 
 pytestmark = pytest.mark.xdist_group("demo")  # one worker runs the demo once for every test here
 # (session-scoped fixtures: a module-scoped one is torn down and built again when that worker runs another
@@ -44,7 +44,7 @@ def test_every_stage_ran_and_the_report_has_the_figures(finished):
         models["int8"]["median_ms"]["1"] / models["float32"]["median_ms"]["1"])
     assert report["data"]["identities"] == 10
     # the int8 model's metadata and its card hold the app's thresholds with the impostor pairs behind them
-    metadata = convert.read_metadata(settings.tflite("int8"))
+    metadata = litert.read_metadata(settings.tflite("int8"))
     thresholds = metadata["thresholds"]
     assert models["int8"]["thresholds"] == thresholds and thresholds["use"] == {"1:1": "far_1e-3", "1:N": "far_1e-4"}
     assert thresholds["impostor_pairs"] == thresholds["num_pairs"] - thresholds["genuine_pairs"] > 0

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 import insightface_golden
-from tfmfn import embedder, evaluate, models
+from tfmfn import evaluate, inference, litert, models
 from tfmfn.data import bins, synth
 
 
@@ -111,20 +111,20 @@ def to_tflite(model, path, batch=None):
 
 def test_keras_and_float32_tflite_agree(small_set, tmp_path):
     model = models.build("mobilefacenet")
-    keras_results = evaluate.evaluate_bins(embedder.KerasEmbedder(model), [small_set])
-    tflite = embedder.load_embedder(to_tflite(model, tmp_path / "m.tflite"))
+    keras_results = evaluate.evaluate_bins(inference.KerasEmbedder(model), [small_set])
+    tflite = inference.load_embedder(to_tflite(model, tmp_path / "m.tflite"))
     tflite_results = evaluate.evaluate_bins(tflite, [small_set], roc_path=str(tmp_path / "roc.png"))
     assert abs(keras_results["val"]["accuracy"] - tflite_results["val"]["accuracy"]) <= 0.001
     faces = np.random.default_rng(0).integers(0, 255, (5, 112, 112, 3), dtype=np.uint8)
-    np.testing.assert_allclose(tflite.embed(faces), embedder.KerasEmbedder(model).embed(faces), atol=1e-4)
+    np.testing.assert_allclose(tflite.embed(faces), inference.KerasEmbedder(model).embed(faces), atol=1e-4)
     assert (tmp_path / "roc.png").stat().st_size > 10_000
 
 
 def test_fixed_batch_and_int8_tflite(tmp_path):
     model = models.build("mobilefacenet", input_shape=(64, 64, 3), embedding_size=32)
     faces = np.random.default_rng(1).integers(0, 255, (10, 64, 64, 3), dtype=np.uint8)
-    expected = embedder.KerasEmbedder(model).embed(faces)
-    fixed = embedder.load_embedder(to_tflite(model, tmp_path / "fixed.tflite", batch=4))
+    expected = inference.KerasEmbedder(model).embed(faces)
+    fixed = inference.load_embedder(to_tflite(model, tmp_path / "fixed.tflite", batch=4))
     assert fixed.batch_size == 4 and not fixed.dynamic_batch
     np.testing.assert_allclose(fixed.embed(faces), expected, atol=1e-4)
 
@@ -134,7 +134,7 @@ def test_fixed_batch_and_int8_tflite(tmp_path):
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = converter.inference_output_type = tf.int8
     (tmp_path / "int8.tflite").write_bytes(converter.convert())
-    quantized = embedder.load_embedder(str(tmp_path / "int8.tflite"))
+    quantized = inference.load_embedder(str(tmp_path / "int8.tflite"))
     assert quantized.embedding_size == 32 and quantized.input_size == (64, 64)
     got = quantized.embed(faces)
     cosine = (got * expected).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(expected, axis=1)
@@ -144,9 +144,9 @@ def test_fixed_batch_and_int8_tflite(tmp_path):
 def test_quantize_round_trip():
     detail = {"dtype": np.int8, "quantization": (0.5, -3)}
     values = np.array([-10.0, 0.0, 1.24, 200.0], np.float32)
-    quantized = embedder.quantize(values, detail)
+    quantized = litert.quantize(values, detail)
     assert quantized.tolist() == [-23, -3, -1, 127]
-    assert embedder.dequantize(quantized, detail).tolist() == [-10.0, 0.0, 1.0, 65.0]
+    assert litert.dequantize(quantized, detail).tolist() == [-10.0, 0.0, 1.0, 65.0]
 
 
 def test_int8_inputs_get_the_codes_quantization_aware_training_gave_them():
@@ -154,7 +154,7 @@ def test_int8_inputs_get_the_codes_quantization_aware_training_gave_them():
     pixels = np.arange(256, dtype=np.float32)
     normalised = (pixels - 127.5) / 128
     trained_on = tf.quantization.fake_quant_with_min_max_vars(normalised, min=-1.0, max=127 / 128, num_bits=8)
-    codes = embedder.quantize(normalised, {"dtype": np.int8, "quantization": (1 / 128, 0)})
+    codes = litert.quantize(normalised, {"dtype": np.int8, "quantization": (1 / 128, 0)})
     np.testing.assert_array_equal(codes, np.round(trained_on.numpy() * 128).astype(np.int8))
     assert len(np.unique(codes)) == 255  # halves rounded to even give 129 codes for the 256 values
     assert (codes != np.clip(np.round(normalised * 128), -128, 127)).sum() == 128
@@ -163,25 +163,26 @@ def test_int8_inputs_get_the_codes_quantization_aware_training_gave_them():
 def test_errors_name_the_problem(small_set, tmp_path):
     model = models.build("mobilefacenet", input_shape=(96, 96, 3))
     with pytest.raises(ValueError, match="images are 112x112 but .* takes 96x96"):
-        evaluate.evaluate_bins(embedder.KerasEmbedder(model), [small_set])
+        evaluate.evaluate_bins(inference.KerasEmbedder(model), [small_set])
     from tfmfn import heads
 
     trainer = heads.training_model(models.build("mobilefacenet"), heads.ArcFace(5))
     trainer.save(tmp_path / "trainer.keras")
-    with pytest.raises(embedder.NotAnEmbedderError, match="a training model with a head"):
-        embedder.load_embedder(str(tmp_path / "trainer.keras"))
+    with pytest.raises(inference.NotAnEmbedderError, match="a training model with a head"):
+        inference.load_embedder(str(tmp_path / "trainer.keras"))
     (tmp_path / "junk.tflite").write_bytes(b"not a model")
-    with pytest.raises(embedder.NotAnEmbedderError, match="not a readable .tflite"):
-        embedder.load_embedder(str(tmp_path / "junk.tflite"))
+    with pytest.raises(inference.NotAnEmbedderError, match="junk.tflite: not a valid .tflite model"):
+        inference.load_embedder(str(tmp_path / "junk.tflite"))
 
 
-def test_cli_json_and_no_flip(small_set, tmp_path):
+def test_cli_json_and_noflip(small_set, tmp_path):
     model = models.build("mobilefacenet")
     model.save(tmp_path / "model.keras")
     outputs = {}
-    for extra in ([], ["--no_flip"]):
+    for extra in ([], ["--noflip"]):
         result = subprocess.run(
-            [sys.executable, "-m", "tfmfn.evaluate", "--model", str(tmp_path / "model.keras"), "--bins", small_set, "--json", *extra],
+            [sys.executable, "-m", "tfmfn.evaluate", "--model", str(tmp_path / "model.keras"), "--eval_bins", small_set,
+             "--json", *extra],
             capture_output=True, text=True, check=True,
         )
         outputs[bool(extra)] = json.loads(result.stdout)["val"]

@@ -156,7 +156,7 @@ def test_profile_counts_by_hand():
 
 def test_cli_json_lists_the_zoo():
     result = subprocess.run(
-        [sys.executable, "-m", "tfmfn.models", "--json", "--models", "mobilefacenet,shufflenet_g3"],
+        [sys.executable, "-m", "tfmfn.models", "--json", "--arch", "mobilefacenet,shufflenet_g3"],
         capture_output=True, text=True, check=True,
     )
     rows = json.loads(result.stdout)
@@ -168,12 +168,12 @@ def test_cli_json_lists_the_zoo():
 
 def test_cli_table_and_errors():
     table = subprocess.run(
-        [sys.executable, "-m", "tfmfn.models", "--models", "mobilefacenet_96x96"],
+        [sys.executable, "-m", "tfmfn.models", "--arch", "mobilefacenet_96x96"],
         capture_output=True, text=True, check=True,
     ).stdout
     assert "mobilefacenet_96x96" in table and "96x96x3" in table and "162.4M" in table
     bad = subprocess.run(
-        [sys.executable, "-m", "tfmfn.models", "--models", "resnet"], capture_output=True, text=True
+        [sys.executable, "-m", "tfmfn.models", "--arch", "resnet"], capture_output=True, text=True
     )
     assert bad.returncode != 0 and "unknown model resnet" in bad.stderr
 
@@ -181,7 +181,7 @@ def test_cli_table_and_errors():
 def test_cli_latency_measures_each_float32_tflite_here():
     result = subprocess.run(
         [sys.executable, "-m", "tfmfn.models", "--json", "--latency", "--runs", "10",
-         "--models", "mobilefacenet,mobilenet_v1"],
+         "--arch", "mobilefacenet,mobilenet_v1"],
         capture_output=True, text=True, check=True,
     )
     rows = {row["name"]: row for row in json.loads(result.stdout)}

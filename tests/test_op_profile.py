@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-from tfmfn import convert, op_profile
+from tfmfn import convert, litert, op_profile
 from tfmfn.models.table import Row, build_from_table
 
 TINY = (
@@ -41,7 +41,7 @@ def reference(tflite):
 @pytest.mark.parametrize("mode", ["float32", "int8"])
 def test_each_part_holds_one_op_type_and_reproduces_the_whole_models_tensors(tiny_models, mode):
     whole_bytes = tiny_models[mode].read_bytes()
-    whole_ops = convert.analyse(whole_bytes)["ops"]
+    whole_ops = litert.analyse(whole_bytes)["ops"]
     parts = op_profile.op_type_models(whole_bytes)
     assert {name: part.count for name, part in parts.items()} == whole_ops
     assert whole_ops["LEAKY_RELU"] == 1 + 2 * 2 + 1 and whole_ops["ADD"] == 2
@@ -56,7 +56,7 @@ def test_each_part_holds_one_op_type_and_reproduces_the_whole_models_tensors(tin
     whole.set_tensor(detail["index"], image)
     whole.invoke()
     for name, part in parts.items():
-        assert convert.analyse(part.tflite)["ops"] == {name: part.count}
+        assert litert.analyse(part.tflite)["ops"] == {name: part.count}
         cut = reference(part.tflite)
         cut.allocate_tensors()
         for tensor in cut.get_input_details():
@@ -73,7 +73,7 @@ def test_profile_times_every_op_type_and_the_whole_model(tiny_models):
                               progress=lambda threads, done: rounds.append((threads, done)))
     assert rounds == [(1, 1), (1, 2), (2, 1), (2, 2)]
     for path in paths:
-        ops = convert.analyse(open(path, "rb").read())["ops"]
+        ops = litert.analyse(open(path, "rb").read())["ops"]
         for threads in (1, 2):
             mine = {row.op: row for row in rows if row.model == path and row.threads == threads}
             assert set(mine) == {*ops, op_profile.WHOLE}
@@ -103,7 +103,7 @@ def test_cli_prints_json_draws_the_plot_and_refuses_a_missing_file(tiny_models, 
     done = subprocess.run(command, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     rows = json.loads(done.stdout)
-    assert {row["op"] for row in rows} == {*convert.analyse(tiny_models["int8"].read_bytes())["ops"], op_profile.WHOLE}
+    assert {row["op"] for row in rows} == {*litert.analyse(tiny_models["int8"].read_bytes())["ops"], op_profile.WHOLE}
     assert (tmp_path / "ops.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     missing = subprocess.run([sys.executable, "-m", "tfmfn.op_profile", "--model", str(tmp_path / "none.tflite")],
                              capture_output=True, text=True)

@@ -15,7 +15,7 @@ import sys
 import numpy as np
 import pytest
 
-from tfmfn import align, android, convert, embedder, evaluate, models, port
+from tfmfn import align, android, convert, evaluate, inference, models, port
 from tfmfn.data import bins, pipeline
 from tfmfn.models.table import Row, build_from_table
 
@@ -146,8 +146,8 @@ def run(module, *arguments):
 def ported(sirius, onnx_file, lfw, tmp_path_factory):
     """Both files imported with the CLI: {name: model folder}."""
     root = tmp_path_factory.mktemp("ported")
-    run("tfmfn.port", "--source", sirius, "--out", root / "sirius", "--faces", lfw / "B", "--eval_bins", lfw / "lfw.bin")
-    run("tfmfn.port", "--source", onnx_file, "--out", root / "onnx", "--normalization", "127,128",
+    run("tfmfn.port", "--model", sirius, "--out", root / "sirius", "--faces", lfw / "B", "--eval_bins", lfw / "lfw.bin")
+    run("tfmfn.port", "--model", onnx_file, "--out", root / "onnx", "--normalization", "127,128",
         "--provenance", "test input of unknown provenance")
     return {"sirius": root / "sirius", "onnx": root / "onnx"}
 
@@ -161,10 +161,10 @@ def test_the_model_folder_is_what_every_tool_takes(ported, sirius, lfw):
     assert card["architecture"]["padding"] == "same" and card["params_bn_folded"] == 1_292_992
     onnx_card = json.loads((ported["onnx"] / "export" / "model_card.json").read_text())
     assert onnx_card["normalization"]["mean"] == 127.0 and onnx_card["imported"]["provenance"].startswith("test input")
-    assert embedder.load_embedder(str(ported["onnx"])).normalization == (127.0, 128.0)
+    assert inference.load_embedder(str(ported["onnx"])).normalization == (127.0, 128.0)
     results = json.loads(run("tfmfn.evaluate", "--model", ported["sirius"], "--bins", lfw / "lfw.bin", "--json"))
     assert 0.7 < results["lfw"]["accuracy"] < 1.0 and results["lfw"]["auc"] > 0.8  # tight LFW crops: below LFW's 99%
-    refused = subprocess.run([sys.executable, "-m", "tfmfn.port", "--source", str(sirius), "--out", str(ported["sirius"])],
+    refused = subprocess.run([sys.executable, "-m", "tfmfn.port", "--model", str(sirius), "--out", str(ported["sirius"])],
                              capture_output=True, text=True, cwd=ROOT)
     assert refused.returncode != 0 and "already holds a model" in refused.stderr.strip().splitlines()[-1]
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tfmfn.data import pipeline, recordio
-from tfmfn.data.inspect import inspect_path
+from tfmfn.data.survey import inspect_path
 
 
 def jpeg_with_magic(seed):

@@ -49,11 +49,11 @@ def cli_arguments(tiny, model_dir, *extra):
     [("mobilefacenet", ["linear1x1_10"]), ("mobilefacenet_m", []), ("mobilenet_v1", ["linear1x1_12"])],
 )
 def test_weight_decay_follows_the_global_operator(name, after_global):
-    embedder = models.build(name)
-    head = heads.ArcFace(10)
-    heads.training_model(embedder, head)
-    recipe = configs.make_config("paper_casia", model=name)
-    pairs = train.decayed_kernels(embedder, head, recipe)
+    """The builder decays every kernel as its table row says, and the penalty sums exactly those."""
+    embedder = models.build(name, weight_decay=(4e-5, 4e-4))
+    head = heads.ArcFace(10, kernel_regularizer=keras.regularizers.L2(0.5 * 4e-4))
+    model = heads.training_model(embedder, head)
+    pairs = train.kernel_decays(model)
     decays = {weight.name: decay for weight, decay in pairs}
     assert len(decays) == len(pairs)  # no variable twice
     kernels = [weight.name for weight in embedder.trainable_weights if "kernel" in weight.name]
@@ -61,14 +61,17 @@ def test_weight_decay_follows_the_global_operator(name, after_global):
     strong = sorted(weight_name.split("/")[0] for weight_name, decay in decays.items() if decay == 4e-4)
     assert strong == sorted(after_global + [head.kernel.name.split("/")[0]])
     assert all(decay == 4e-5 for weight_name, decay in decays.items() if weight_name.split("/")[0] not in strong)
+    expected = sum(0.5 * decay * float(np.sum(np.square(weight.numpy()))) for weight, decay in pairs)
+    assert float(train.weight_decay_penalty(model)) == pytest.approx(expected, rel=1e-5)
+    assert train.kernel_decays(models.build(name)) == []  # built for inference: nothing decayed
 
 
 def test_weight_decay_is_applied_once(tiny, tmp_path):
     recipe = tiny_config(tiny, tmp_path, optimizer="sgd", momentum=0.0, learning_rate=0.5, lr_boundaries=())
     keras.utils.set_random_seed(0)
     trainer = train.Trainer(recipe, tf.distribute.get_strategy(), pipeline.open_source(recipe.data))
-    assert all(getattr(layer, "kernel_regularizer", None) is None for layer in trainer.model.layers)
-    assert trainer.optimizer.weight_decay is None and trainer.model.losses == []
+    assert trainer.optimizer.weight_decay is None  # decayed through the kernels' losses, nowhere else
+    assert len(trainer.model.losses) == len(train.kernel_decays(trainer.model)) > 0
     images, labels = next(iter(pipeline.make_dataset(trainer.source, 8, seed=3)))
     kernel = trainer.head.kernel
     before = kernel.numpy()
@@ -169,7 +172,7 @@ def step_change(strategy, data, model_dir, after_global=False, **overrides):
     trainer = train.Trainer(recipe, strategy, pipeline.open_source(data))
     weights = trainer.model.trainable_weights
     if after_global:
-        weights = [weight for weight, decay in train.decayed_kernels(trainer.embedder, trainer.head, recipe)
+        weights = [weight for weight, decay in train.kernel_decays(trainer.model)
                    if decay == recipe.weight_decay_after_global]
     before = [weight.numpy() for weight in weights]
     trainer.run_steps(iter(trainer.dataset(0)), 1)
@@ -326,7 +329,7 @@ def test_two_stages_softmax_then_arcface_from_the_cli(tiny, tmp_path):
 def test_the_softmax_heads_bias_is_not_decayed(tiny, tmp_path):
     recipe = tiny_config(tiny, tmp_path, head="softmax")
     trainer = train.Trainer(recipe, tf.distribute.get_strategy(), pipeline.open_source(recipe.data))
-    decayed = {weight.name: decay for weight, decay in train.decayed_kernels(trainer.embedder, trainer.head, recipe)}
+    decayed = {weight.name: decay for weight, decay in train.kernel_decays(trainer.model)}
     assert decayed[trainer.head.kernel.name] == recipe.weight_decay_after_global
     assert trainer.head.bias.name not in decayed
 
@@ -391,16 +394,16 @@ def test_cli_trains_evaluates_exports_and_reruns(tiny, tmp_path):
     assert {"train/loss", "train/learning_rate", "eval/val/accuracy"} <= set(scalars)
     assert [step for step, _ in scalars["train/loss"]] == [1, 2, 3, 4]
 
-    evaluated = subprocess.run([sys.executable, "-m", "tfmfn.evaluate", "--model", str(model_dir), "--bins",
+    evaluated = subprocess.run([sys.executable, "-m", "tfmfn.evaluate", "--model", str(model_dir), "--eval_bins",
                                 str(tiny / "val.bin"), "--json"], capture_output=True, text=True)
     assert evaluated.returncode == 0, evaluated.stderr[-2000:]
     assert json.loads(evaluated.stdout)["val"]["accuracy"] == pytest.approx(card["evaluation"]["val"]["accuracy"])
 
     again = run_cli(*arguments)
     assert again.returncode == 0 and "resuming at step 4 of 4" in again.stdout
-    other = run_cli(*arguments, "--model", "mobilefacenet_relu")
+    other = run_cli(*arguments, "--arch", "mobilefacenet_relu")
     assert other.returncode != 0
-    assert "holds a run of another config (model: 'mobilefacenet' in the model_dir" in other.stderr.splitlines()[-1]
+    assert "holds a run of another config (arch: 'mobilefacenet' in the model_dir" in other.stderr.splitlines()[-1]
 
 
 def tensorboard_scalars(folder):
@@ -427,7 +430,7 @@ def test_errors_are_one_line_and_say_what_to_do(tiny, tmp_path):
         (["--data", str(tmp_path / "none")], "no such training data"),
         (["--config", "paper_casia"], "--data is required with --config paper_casia"),
         (["--data", train_data, "--batch_size", "64"], "batch size 64 is larger than the 32 images"),
-        (["--data", train_data, "--model", "mobilefacenet_112x96", "--eval_bins", str(tiny / "val.bin")],
+        (["--data", train_data, "--arch", "mobilefacenet_112x96", "--eval_bins", str(tiny / "val.bin")],
          "images are 112x112 but mobilefacenet_112x96 takes 112x96"),
         (["--data", str(tiny / "val.bin")], "is a verification set (pairs), not training data"),
         (["--data", str(tmp_path / "single"), "--batch_size", "1"], "training needs at least 2"),

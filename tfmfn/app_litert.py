@@ -27,16 +27,17 @@ import tempfile
 
 import numpy as np
 
+from tfmfn import cli, litert
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REQUIREMENTS = os.path.join(ROOT, "requirements-litert-app.txt")
 PYTHON = os.environ.get("TFMFN_LITERT_APP_PYTHON", os.path.join(ROOT, ".venv-litert-app", "bin", "python"))
-INT8_STEPS = 1
-FLOAT_TOLERANCE = 1e-4
 
 _RUNNER = r"""
 import importlib.metadata, json, sys
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter
+
 model_path, inputs_path, outputs_path = sys.argv[1:4]
 version = importlib.metadata.version("ai-edge-litert")
 try:
@@ -144,9 +145,7 @@ def check(model_path, python=None, count=4, seed=0):
     inputs = sample_inputs(input_detail, count, seed)
     got, version = run_in_release(model_path, inputs, python)
     expected = run_here(model_path, inputs)
-    difference = float(np.abs(got.astype(np.float64) - expected.astype(np.float64)).max())
-    quantized = expected.dtype != np.float32
-    allowed = INT8_STEPS if quantized else FLOAT_TOLERANCE * max(float(np.abs(expected).max()), 1.0)
+    difference, allowed = litert.outputs_agree([expected], [got])
     return {"file": model_path, "release": version, "output_dtype": expected.dtype.name,
             "inputs": count, "max_difference": difference, "allowed": allowed,
             "identical": bool(difference == 0), "same": bool(difference <= allowed)}
@@ -188,7 +187,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    from absl import app
-
     _define_flags()
-    app.run(main)
+    cli.run(main)

@@ -3,7 +3,7 @@
     python -m tfmfn.benchmark --model float32.tflite --model int8.tflite --threads 1,2 [--runs 100] [--json] [--plot FILE.png]
     python -m tfmfn.benchmark --adb [--serial S] --binary android_aarch64_benchmark_model --model int8.tflite --threads 1,4
     python -m tfmfn.benchmark --arm cortex-a53,cortex-a76,i8mm --model float32.tflite --model int8.tflite [--json]
-    python -m tfmfn.benchmark --arm cortex-a76 --zoo mobilefacenet,mobilefacenet_lrelu [--zoo_dir DIR]
+    python -m tfmfn.benchmark --arm cortex-a76 --arch mobilefacenet,mobilefacenet_lrelu [--export_dir DIR]
 
 Locally every model runs in this process with LiteRT's CPU path (XNNPACK), the
 models interleaved round by round (the order rotating each round) so that
@@ -17,7 +17,7 @@ pushed to the device and its output is parsed (`parse_benchmark_model`); see
 `tflite/README.md` for where to get the binary. With `--arm` the models run on
 emulated ARM cores instead (`tfmfn.arm`, after `make arm`): instructions per
 inference, by class and by op type, and their outputs against this machine's.
-`--zoo` exports untrained zoo models first (float32, int8 and, for per-channel
+`--arch` exports untrained zoo models first (float32, int8 and, for per-channel
 PReLU models, int8 in the maximum PReLU form; PTQ on random faces: instruction
 counts and latency do not depend on the weights).
 
@@ -28,7 +28,6 @@ Example:
     4.8905
 """
 
-import collections
 import dataclasses
 import os
 import re
@@ -37,6 +36,8 @@ import subprocess
 import time
 
 import numpy as np
+
+from tfmfn import arm, arm_report, cli, convert, litert, models
 
 DEVICE_FOLDER = "/data/local/tmp/tfmfn"
 
@@ -65,70 +66,12 @@ class Result:
         return self.median_ms / self.batch
 
 
-def delegation(interpreter):
-    """(fully delegated, {op name: count} of the ops that XNNPACK left to the interpreter).
-
-    The interpreter lists the model's original nodes and a DELEGATE node per
-    partition; an original node belongs to a partition when it lies between the
-    partition's inputs and outputs. Fully delegated: one partition, nothing left.
-    """
-    operators = interpreter._get_ops_details()
-    delegates = [op for op in operators if op["op_name"] == "DELEGATE"]
-    originals = [op for op in operators if op["op_name"] != "DELEGATE"]
-    producer = {tensor: op["index"] for op in originals for tensor in op["outputs"]}
-    by_index = {op["index"]: op for op in originals}
-    inside = set()
-    for partition in delegates:
-        boundary = set(partition["inputs"].tolist())
-        pending = list(partition["outputs"])
-        while pending:
-            tensor = pending.pop()
-            node = producer.get(tensor)
-            if tensor in boundary or node is None or node in inside:
-                continue
-            inside.add(node)
-            pending.extend(by_index[node]["inputs"])
-    leftover = collections.Counter(op["op_name"] for op in originals if op["index"] not in inside)
-    return len(delegates) == 1 and not leftover, dict(leftover)
-
-
 def _resident_mb():
     with open("/proc/self/status") as stream:
         for line in stream:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def random_inputs(interpreter, rng):
-    """One random tensor per input of `interpreter`: the full range of an integer input, [-1, 1] for a float one."""
-    tensors = []
-    for detail in interpreter.get_input_details():
-        dtype = detail["dtype"]
-        if np.issubdtype(dtype, np.integer):
-            info = np.iinfo(dtype)
-            values = rng.integers(info.min, info.max, size=detail["shape"], endpoint=True)
-        else:
-            values = rng.uniform(-1, 1, size=detail["shape"])
-        tensors.append(values.astype(dtype))
-    return tensors
-
-
-def fill_inputs(interpreter, rng):
-    """Sets every input of `interpreter` to `random_inputs`."""
-    for detail, values in zip(interpreter.get_input_details(), random_inputs(interpreter, rng)):
-        interpreter.set_tensor(detail["index"], values)
-
-
-def interpreter_for(path=None, content=None, num_threads=1):
-    """A LiteRT interpreter of a .tflite file or bytes; a ValueError that says so when they are not a model."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    try:
-        return Interpreter(model_path=path, model_content=content, num_threads=num_threads)
-    except ValueError as error:
-        where = f"{path}: " if path else ""
-        raise ValueError(f"{where}not a valid .tflite model ({error}): truncated, or another format; export it again") from None
 
 
 def benchmark_local(paths, threads=(1,), runs=50, warmup=5, progress=None):
@@ -139,9 +82,9 @@ def benchmark_local(paths, threads=(1,), runs=50, warmup=5, progress=None):
         interpreters, setup = {}, {}
         for path in paths:
             memory_before, start = _resident_mb(), time.perf_counter()
-            interpreter = interpreter_for(path, num_threads=num_threads)
+            interpreter = litert.interpreter_for(path, num_threads=num_threads)
             interpreter.allocate_tensors()
-            fill_inputs(interpreter, rng)
+            litert.fill_inputs(interpreter, rng)
             interpreter.invoke()
             setup[path] = ((time.perf_counter() - start) * 1000, _resident_mb() - memory_before)
             interpreters[path] = interpreter
@@ -162,7 +105,7 @@ def benchmark_local(paths, threads=(1,), runs=50, warmup=5, progress=None):
                 model=path, threads=num_threads, runs=runs, median_ms=float(np.median(values)),
                 p90_ms=float(np.percentile(values, 90)), p95_ms=float(np.percentile(values, 95)),
                 mean_ms=float(values.mean()), init_ms=setup[path][0], memory_mb=setup[path][1],
-                fully_delegated=delegation(interpreters[path])[0], bytes=os.path.getsize(path),
+                fully_delegated=litert.delegation(interpreters[path])[0], bytes=os.path.getsize(path),
                 batch=batch_of(interpreters[path]),
             ))
     return results
@@ -269,7 +212,7 @@ def benchmark_adb(paths, binary, threads=(1,), runs=50, warmup=5, rounds=3, seri
                 median_ms=middle("median_ms") or middle("mean_ms"), p95_ms=middle("p95_ms"), mean_ms=middle("mean_ms"),
                 init_ms=middle("init_ms"), memory_mb=middle("peak_memory_mb") or middle("memory_overall_mb"),
                 fully_delegated=all(run.get("fully_delegated", False) for run in parsed),
-                bytes=os.path.getsize(path), where=f"adb {serial or 'device'}", batch=batch_of(interpreter_for(path)),
+                bytes=os.path.getsize(path), where=f"adb {serial or 'device'}", batch=batch_of(litert.interpreter_for(path)),
             ))
     return results
 
@@ -327,10 +270,8 @@ def plot_results(results, path):
 def zoo_exports(names, folder, seed=0):
     """Exports untrained zoo models into `folder` for benchmarking: NAME_float32.tflite, NAME_int8.tflite
     (PTQ calibrated on random faces) and, where the model has per-channel PReLUs, NAME_int8_maximum.tflite
-    (`quantize.deploy_form`'s maximum form). Returns the paths."""
+    (`tfmfn.deploy.deploy_form`'s maximum form). Returns the paths."""
     import tf_keras as keras
-
-    from tfmfn import convert, models
 
     unknown = [name for name in names if name not in models.ZOO]
     if unknown:
@@ -355,23 +296,13 @@ def zoo_exports(names, folder, seed=0):
     return paths
 
 
-def models_and_threads(options):
-    """The thread counts of the --threads flag, once every --model is known to be a file."""
-    for path in options.model:
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"{path}: no such .tflite file")
-    return [int(value) for value in options.threads]
-
-
 def _define_flags():
     from absl import flags
 
-    from tfmfn import arm
-
     flags.DEFINE_multi_string("model", None, "A .tflite model; repeat the flag to compare several.")
-    flags.DEFINE_list("zoo", [], "Zoo models to export here first and benchmark with the --model files "
+    flags.DEFINE_list("arch", [], "Zoo architectures to export here first and benchmark with the --model files "
                       "(untrained: float32, int8 PTQ and, with per-channel PReLUs, int8 in the maximum form).")
-    flags.DEFINE_string("zoo_dir", None, "--zoo: keep the exports in this folder (default: a temporary one).")
+    flags.DEFINE_string("export_dir", None, "--arch: keep the exports in this folder (default: a temporary one).")
     flags.DEFINE_list("threads", ["1"], "Thread counts, comma separated.")
     flags.DEFINE_integer("runs", 50, "Timed invocations per model and thread count (per round with --adb).")
     flags.DEFINE_integer("warmup", 5, "Untimed invocations first.")
@@ -386,6 +317,8 @@ def _define_flags():
                       + "; ".join(f"{name}: {core.about}" for name, core in arm.CORES.items()) + ".")
     flags.DEFINE_bool("op_types", True, "--arm: count every op type of each model apart too (as tfmfn.op_profile cuts it).")
     flags.DEFINE_integer("invocations", 2, "--arm: counted invocations per model, after one uncounted.")
+    cli.rename("zoo", "arch")
+    cli.rename("zoo_dir", "export_dir")
 
 
 def main(argv):
@@ -397,15 +330,15 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     options = flags.FLAGS
-    if not options.model and not options.zoo:
-        raise app.UsageError("give --model FILE (repeatable) or --zoo NAMES")
+    if not options.model and not options.arch:
+        raise app.UsageError("give --model FILE (repeatable) or --arch NAMES")
     with tempfile.TemporaryDirectory() as scratch:
         try:
-            options.model = [*(options.model or []), *zoo_exports(options.zoo, options.zoo_dir or scratch)]
+            options.model = [*(options.model or []), *zoo_exports(options.arch, options.export_dir or scratch)]
             if options.arm:
                 _main_arm(options)
                 return
-            threads = models_and_threads(options)
+            threads = cli.models_and_threads(options)
             results = _run(options, threads)
         except (FileNotFoundError, RuntimeError, ValueError) as error:
             raise SystemExit(f"error: {error}")
@@ -434,9 +367,7 @@ def _main_arm(options):
 
     from tqdm import tqdm
 
-    from tfmfn import arm
-
-    models_and_threads(options)
+    cli.models_and_threads(options)
     with tqdm(unit="model", disable=options.json, desc="emulated runs") as bar:
         results = arm.measure(options.model, options.arm, op_types=options.op_types, invocations=options.invocations,
                               progress=lambda core, key: bar.set_postfix_str(f"{core} {os.path.basename(key[0])} {key[1]}")
@@ -445,16 +376,14 @@ def _main_arm(options):
         print(json.dumps([{**dataclasses.asdict(result), "identical": result.identical, "same": result.same}
                           for result in results], indent=2))
     else:
-        print(arm.format_results(results))
+        print(arm_report.format_results(results))
     if options.plot:
-        arm.plot_results(results, options.plot)
+        arm_report.plot_results(results, options.plot)
     different = [f"{os.path.basename(result.model)} on {result.core}" for result in results if not result.same]
     if different:
         raise SystemExit(f"error: outputs differ from x86 LiteRT beyond the allowed difference: {', '.join(different)}")
 
 
 if __name__ == "__main__":
-    from absl import app
-
     _define_flags()
-    app.run(main)
+    cli.run(main)

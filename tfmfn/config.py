@@ -67,7 +67,7 @@ class TrainConfig:
 
     preset: str = _setting("paper_casia", "The preset this config started from.")
     # What is trained.
-    model: str = _setting("mobilefacenet", "Zoo model (`python -m tfmfn.models` lists them).")
+    arch: str = _setting("mobilefacenet", "Zoo architecture (`python -m tfmfn.models` lists them).")
     embedding_size: int = _setting(None, "Embedding width (default: the model's own, 128 for most).")
     head: str = _setting("arcface", "Classification head: arcface, cosface, combined (margins), normface (no margin) or softmax (plain, for a first stage).")
     scale: float = _setting(64.0, "The head's scale s (not used by softmax).")
@@ -219,7 +219,10 @@ class TrainConfig:
 
     @classmethod
     def from_json(cls, text):
+        """The config of a `to_json` text, also of releases that named `arch` "model"."""
         values = json.loads(text)
+        if "model" in values:
+            values["arch"] = values.pop("model")
         return cls(**{key: tuple(value) if isinstance(value, list) else value for key, value in values.items()})
 
 

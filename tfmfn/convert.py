@@ -16,7 +16,7 @@
 | `--dynamic` | int8 weights, float activations (dynamic range)                           |
 
 An int8 export that still holds float ops is refused unless `--allow_float_ops`.
-Every file carries tfmfn's metadata (`read_metadata`): input size,
+Every file carries tfmfn's metadata (`tfmfn.litert.read_metadata`): input size,
 normalisation, embedding size, alignment template and the thresholds at
 FAR 1e-3 (1:1) and 1e-4 (1:N) with their impostor counts, measured on the
 converted model itself when `--eval_bins` are given (`tfmfn.model_card`), so the
@@ -28,28 +28,27 @@ against the float model on held-out images (cosine mean and minimum), and with
 
 Example:
 
-    >>> from tfmfn import convert, models
+    >>> from tfmfn import convert, litert, models
     >>> tflite = convert.convert_keras(models.build("mobilefacenet"), "float32")
-    >>> tflite = convert.add_metadata(tflite, {"embedding_size": 128})
-    >>> convert.read_metadata(tflite)["embedding_size"]
-    128
-    >>> convert.analyse(tflite)["ops"]["CONV_2D"]
+    >>> litert.analyse(tflite)["ops"]["CONV_2D"]
     33
 """
 
-import collections
 import dataclasses
-import datetime
 import json
 import os
 
 import numpy as np
 
-METADATA_NAME = "tfmfn"
-METADATA_FORMAT = "tfmfn-tflite-metadata/1"
+from tfmfn import config as configs, deploy
+from tfmfn import cli, distill, evaluate, inference, litert, model_card, model_files, quantize, train
+from tfmfn.data import bins, pipeline
+from tfmfn.data.bins import BinFormatError
+from tfmfn.evaluate import l2_normalize
+from tfmfn.model_files import NotAnEmbedderError
+
 MODES = ("int8", "float32", "float16", "dynamic")
 IO_TYPES = ("int8", "uint8", "float")
-QUANTIZE_EDGES = ("QUANTIZE", "DEQUANTIZE")
 
 
 class ConversionError(ValueError):
@@ -62,12 +61,10 @@ def convert_keras(model, mode, io="int8", representative=None, prelu_form="add")
     For int8, a QAT model (tfmfn.quantize) converts from its fake-quant ranges;
     a float model needs `representative` (normalised float32 images, N x H x W x 3)
     and is converted in its deploy form (post-training quantization), equalized and
-    bias-corrected on those images first (`quantize.equalize`, `quantize.correct_bias`),
-    its per-channel PReLUs in `prelu_form` (`quantize.PRELU_FORMS`; a QAT model has its own).
+    bias-corrected on those images first (`deploy.equalize`, `deploy.correct_bias`),
+    its per-channel PReLUs in `prelu_form` (`deploy.PRELU_FORMS`; a QAT model has its own).
     """
     import tensorflow as tf
-
-    from tfmfn import quantize
 
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
@@ -80,10 +77,10 @@ def convert_keras(model, mode, io="int8", representative=None, prelu_form="add")
         if representative is None:
             raise ConversionError("post-training int8 quantization of a float model needs representative images")
         samples = np.asarray(representative, np.float32)
-        model = quantize.correct_bias(quantize.equalize(model, samples), samples)
-        model = quantize.deploy_form(model, prelu_form=prelu_form)
+        model = deploy.correct_bias(deploy.equalize(model, samples), samples)
+        model = deploy.deploy_form(model, prelu_form=prelu_form)
     elif mode != "int8":
-        model = quantize.deploy_form(model, per_channel=False)
+        model = deploy.deploy_form(model, per_channel=False)
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if mode == "float16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -102,114 +99,8 @@ def convert_keras(model, mode, io="int8", representative=None, prelu_form="add")
     return converter.convert()
 
 
-def add_metadata(tflite, metadata):
-    """`tflite` bytes with `metadata` (a JSON-able dict) stored as the model's "tfmfn" metadata entry."""
-    from tensorflow.lite.python import schema_py_generated as schema
-    from tensorflow.lite.tools import flatbuffer_utils
-
-    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(tflite))
-    model.metadata = [entry for entry in (model.metadata or []) if entry.name.decode() != METADATA_NAME]
-    buffer = schema.BufferT()
-    buffer.data = np.frombuffer(json.dumps(metadata, sort_keys=True).encode(), np.uint8)
-    model.buffers.append(buffer)
-    entry = schema.MetadataT()
-    entry.name, entry.buffer = METADATA_NAME, len(model.buffers) - 1
-    model.metadata.append(entry)
-    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
-
-
-def read_metadata(tflite):
-    """The tfmfn metadata dict of a .tflite file (path or bytes), or None when it has none."""
-    from tensorflow.lite.python import schema_py_generated as schema
-
-    if isinstance(tflite, str):
-        with open(tflite, "rb") as stream:
-            tflite = stream.read()
-    model = schema.Model.GetRootAsModel(tflite, 0)
-    for index in range(model.MetadataLength()):
-        entry = model.Metadata(index)
-        if entry.Name().decode() == METADATA_NAME:
-            return json.loads(model.Buffers(entry.Buffer()).DataAsNumpy().tobytes())
-    return None
-
-
-def make_metadata(card, quantization, evaluation=None):
-    """The metadata that every exported .tflite carries, from the model card; the thresholds from
-    `evaluation` (of the converted model, `tfmfn.evaluate` results) when given, else the card's."""
-    import tfmfn
-    from tfmfn import model_card
-
-    thresholds = model_card.operating_thresholds(evaluation) if evaluation else card.get("thresholds")
-    threshold = model_card.recommended_threshold(evaluation) if evaluation else card.get("recommended_threshold")
-    return {
-        "format": METADATA_FORMAT,
-        "model": card["model"],
-        "input_size": list(card["input_size"]),
-        "input": "aligned RGB face; uint8 pixels, normalised as below when the input tensor is float",
-        "normalization": card["normalization"],
-        "alignment_template": card["alignment_template"],
-        "embedding_size": card["embedding_size"],
-        "quantization": quantization,
-        "recommended_threshold": threshold,
-        "thresholds": thresholds,
-        "threshold_meaning": "same person when the squared distance of the L2-normalised embeddings is below it "
-                             "(cosine similarity above 1 - threshold / 2); recommended_threshold is for 1:1 "
-                             "verification, thresholds.use names the point for each app mode",
-        "tfmfn_version": tfmfn.__version__,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    }
-
-
-def analyse(tflite):
-    """Ops, float ops, input and output tensors and XNNPACK delegation of .tflite bytes.
-
-    Float ops are ops with a float32 input or output, the QUANTIZE of a float
-    model input and the DEQUANTIZE of a float model output excepted.
-    """
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    from tfmfn import benchmark
-
-    plain = Interpreter(model_content=tflite, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    tensors = {detail["index"]: detail for detail in plain.get_tensor_details()}
-    inputs = {detail["index"] for detail in plain.get_input_details()}
-    outputs = {detail["index"] for detail in plain.get_output_details()}
-    ops = collections.Counter()
-    float_ops = collections.Counter()
-    for op in plain._get_ops_details():
-        name = op["op_name"]
-        ops[name] += 1
-        touched = [index for index in [*op["inputs"], *op["outputs"]] if index >= 0]
-        if not any(tensors[index]["dtype"] == np.float32 for index in touched):
-            continue
-        edge = (name == "QUANTIZE" and set(op["inputs"]) <= inputs) or (
-            name == "DEQUANTIZE" and set(op["outputs"]) <= outputs
-        )
-        if not edge:
-            float_ops[name] += 1
-    delegated = Interpreter(model_content=tflite)
-    delegated.allocate_tensors()
-    fully_delegated, leftover = benchmark.delegation(delegated)
-    return {
-        "ops": dict(sorted(ops.items())),
-        "float_ops": dict(sorted(float_ops.items())),
-        "input": _tensor_summary(plain.get_input_details()[0]),
-        "output": _tensor_summary(plain.get_output_details()[0]),
-        "fully_delegated": fully_delegated,
-        "ops_outside_xnnpack": leftover,
-    }
-
-
-def _tensor_summary(detail):
-    scale, zero_point = detail["quantization"]
-    return {"dtype": np.dtype(detail["dtype"]).name, "shape": [int(size) for size in detail["shape"]],
-            "scale": float(scale), "zero_point": int(zero_point)}
-
-
 def cosine_parity(reference, converted):
     """Cosine similarity of the rows of two embedding arrays: (mean, minimum)."""
-    from tfmfn.evaluate import l2_normalize
-
     cosines = np.sum(l2_normalize(reference) * l2_normalize(converted), axis=1)
     return float(cosines.mean()), float(cosines.min())
 
@@ -237,31 +128,33 @@ class Request:
 
 def convert(request, say=print):
     """Runs a conversion end to end; writes the .tflite and returns the report dict."""
-    from tfmfn import embedder, model_card, quantize
-    from tfmfn.data import bins, pipeline
-
-    model_path = embedder.resolve_model_path(request.model)
-    card = model_card.read_card(model_path)
+    source = model_files.locate(request.model)
+    if source.kind == "tflite":
+        raise ConversionError(f"{source.path} is already a .tflite file; give the Keras model it was converted from")
+    card = source.card
     if card is None:
         raise ConversionError(
-            f"{model_path}: no {model_card.CARD_FILE} beside it; export the model with tfmfn.train "
+            f"{source.path}: no {model_card.CARD_FILE} beside it; export the model with tfmfn.train "
             "(the card gives the input size, normalisation and training data)"
         )
     sets = [bins.load_bin(path) for path in request.eval_bins]  # before any long work: a bad path fails now
-    model = embedder.load_keras_model(model_path)
+    model = inference.load_keras_model(source)
     qat = quantize.is_quantized(model)
     if request.prelu_form != "add" and (request.mode != "int8" or request.method != "ptq" or qat):
         raise ConversionError(f"--prelu_form {request.prelu_form} is for int8 by post-training quantization: "
                               "add --int8 --ptq")
+    float_model = None if qat else model
     if request.mode == "int8" and request.method == "qat" and not qat:
-        model_path = _fine_tune(model_path, card, request, say)
-        card = model_card.read_card(model_path)
-        model = embedder.load_keras_model(model_path)
+        source = _fine_tune(source, request, say)
+        card = source.card
+        model = inference.load_keras_model(source)
         qat = True
-    reference_path = card["training"].get("initial_weights") if qat else model_path
+    if float_model is None:
+        float_model = inference.load_keras_model(card["training"]["initial_weights"])
+    model_path = source.path
     normalization = (card["normalization"]["mean"], card["normalization"]["scale"])
-    reference = embedder.KerasEmbedder(embedder.load_keras_model(reference_path), normalization=normalization)
-    references = {"float": reference, "qat": embedder.KerasEmbedder(model, normalization=normalization) if qat else None}
+    reference = inference.KerasEmbedder(float_model, normalization=normalization)
+    references = {"float": reference, "qat": inference.KerasEmbedder(model, normalization=normalization) if qat else None}
     input_size = tuple(card["input_size"])
     data_path = request.representative or card["training"].get("data", {}).get("path")
     calibrating = request.mode == "int8" and not qat
@@ -277,7 +170,7 @@ def convert(request, say=print):
         representative = ((faces.astype(np.float32) - normalization[0]) / normalization[1]).astype(np.float32)
     say(f"converting {model_path} to {request.mode}" + (f" ({'QAT' if qat else 'PTQ'})" if request.mode == "int8" else ""))
     tflite = convert_keras(model, request.mode, request.io, representative, request.prelu_form)
-    report = {"file": None, "source_model": os.path.abspath(model_path), **analyse(tflite)}
+    report = {"file": None, "source_model": os.path.abspath(model_path), **litert.analyse(tflite)}
     if request.prelu_form != "add":
         report["prelu_form"] = request.prelu_form
     report["quantization"] = f"int8 {'qat' if qat else 'ptq'}" if request.mode == "int8" else request.mode
@@ -312,10 +205,8 @@ def _check_and_describe(tflite, partial, report, references, sets, training_data
     """Parity, accuracy and metadata of the model written to `partial`; returns the bytes with metadata.
     `references` holds the float Keras embedder and, for a QAT conversion, the QAT one; `training_data` is
     (path, number of images of its draw used for calibration)."""
-    from tfmfn import embedder, evaluate
-
     reference = references["float"]
-    converted = embedder.TFLiteEmbedder(partial)
+    converted = inference.TFLiteEmbedder(partial)
     converted.normalization = reference.normalization
     parity = _parity(references, converted, sets, training_data, request, tuple(card["input_size"]))
     report["parity"] = parity["float"]
@@ -333,8 +224,8 @@ def _check_and_describe(tflite, partial, report, references, sets, training_data
                    "num_pairs": float_results[name]["num_pairs"]}
             for name in float_results
         }
-    report["metadata"] = make_metadata(card, report["quantization"], converted_results)
-    tflite = add_metadata(tflite, report["metadata"])
+    report["metadata"] = litert.make_metadata(card, report["quantization"], converted_results)
+    tflite = litert.add_metadata(tflite, report["metadata"])
     with open(partial, "wb") as stream:
         stream.write(tflite)
     return tflite
@@ -343,8 +234,6 @@ def _check_and_describe(tflite, partial, report, references, sets, training_data
 def _parity(references, converted, sets, training_data, request, input_size):
     """Cosine parity of the converted model with each Keras reference ({"float": ..., "qat": ... or None}) on
     held-out faces: the float model it should stay close to, and the QAT model it should reproduce."""
-    from tfmfn.data import pipeline
-
     if request.parity_faces:
         faces = pipeline.sample_faces(request.parity_faces, request.parity_images, input_size)
         where = f"{request.parity_faces}, {len(faces)} faces"
@@ -366,20 +255,20 @@ def _parity(references, converted, sets, training_data, request, input_size):
     return parity
 
 
-def _fine_tune(model_path, card, request, say):
-    """QAT fine-tuning of a float model with its own training config, or, for a model without one (an
-    imported model), by distillation on the --representative faces; returns the QAT model's path."""
-    from tfmfn import config as configs
-    from tfmfn import distill, embedder, train
+def _fine_tune(source, request, say):
+    """QAT fine-tuning of a float model (`ModelFiles`) with its own training config, or, for a model
+    without one (an imported model), by distillation on the --representative faces; returns the QAT
+    model's `ModelFiles`."""
 
-    model_dir = request.qat_dir or os.path.normpath(_model_dir_of(model_path)) + "_qat"
+    model_path, card = source.path, source.card
+    model_dir = request.qat_dir or os.path.normpath(source.run_folder) + "_qat"
     if "config" not in card["training"]:
         if request.representative is None:
             raise ConversionError(f"{model_path} has no training config (an imported model): its QAT distils the "
                                   "float model on unlabelled faces; give them with --representative DIR, or use --ptq")
-        distill.distill(model_path, request.representative, model_dir, request.qat_steps,
+        distill.distill(source, request.representative, model_dir, request.qat_steps,
                         learning_rate=request.qat_learning_rate, say=say)
-        return embedder.resolve_model_path(model_dir)
+        return model_files.locate(model_dir)
     trained = configs.TrainConfig.from_json(json.dumps(card["training"]["config"]))
     config = dataclasses.replace(
         trained, init_from=os.path.abspath(model_path), qat=True, model_dir=model_dir, steps=request.qat_steps,
@@ -390,14 +279,7 @@ def _fine_tune(model_path, card, request, say):
     )
     say(f"QAT fine-tuning {model_path} for {config.steps} steps into {model_dir}")
     train.train(config)
-    return embedder.resolve_model_path(model_dir)
-
-
-def _model_dir_of(model_path):
-    from tfmfn.embedder import EXPORT_FOLDER
-
-    folder = os.path.dirname(os.path.abspath(model_path))
-    return os.path.dirname(folder) if os.path.basename(folder) == EXPORT_FOLDER else folder
+    return model_files.locate(model_dir)
 
 
 def format_report(report):
@@ -426,8 +308,6 @@ def format_report(report):
 def _define_flags():
     from absl import flags
 
-    from tfmfn import quantize
-
     flags.DEFINE_string("model", None, "Trained model: a model_dir, its export/ folder, or the exported file.")
     for mode in MODES:
         flags.DEFINE_bool(mode, False, {
@@ -450,7 +330,7 @@ def _define_flags():
     flags.DEFINE_integer("qat_steps", 100, "Steps of QAT fine-tuning when --model is float (raise it on real data).")
     flags.DEFINE_float("qat_learning_rate", 2e-5, "Adam learning rate of that fine-tuning (about the last rate of the float training).")
     flags.DEFINE_string("qat_dir", None, "model_dir of that fine-tuning (default: the model's model_dir + _qat).")
-    flags.DEFINE_enum("prelu_form", "add", list(quantize.PRELU_FORMS), "With --int8 --ptq, the int8 form of per-channel "
+    flags.DEFINE_enum("prelu_form", "add", list(deploy.PRELU_FORMS), "With --int8 --ptq, the int8 form of per-channel "
                       "PReLUs: add, z + relu((a-1)z) as DEPTHWISE_CONV_2D + ADD, all inside XNNPACK; maximum, "
                       "max(z, a*z) as MUL + MAXIMUM, fewer instructions on ARM cores (python -m tfmfn.benchmark "
                       "--arm) but less accurate in int8 (MAXIMUM keeps one scale for z and a*z; check the parity "
@@ -479,8 +359,6 @@ def main(argv):
         allow_float_ops=options.allow_float_ops, qat_steps=options.qat_steps,
         qat_learning_rate=options.qat_learning_rate, qat_dir=options.qat_dir, prelu_form=options.prelu_form,
     )
-    from tfmfn.data.bins import BinFormatError
-    from tfmfn.embedder import NotAnEmbedderError
 
     try:
         report = convert(request)
@@ -494,7 +372,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    from absl import app
-
     _define_flags()
-    app.run(main)
+    cli.run(main)

@@ -35,18 +35,17 @@ Example (a tiny run, about a minute; the defaults take about 15 minutes on 2 cor
 import dataclasses
 import json
 import os
-import platform
 import shutil
-import sys
 import time
 
 import numpy as np
 
-from tfmfn import model_card
+from tfmfn import config as configs
+from tfmfn import android, benchmark, cli, convert, demo_report, evaluate, inference, train
+from tfmfn.data import bins, synth
 
 STAGES = ("data", "train", "qat", "export", "evaluate", "benchmark", "app", "report")
 STATE_FILE = "stages.json"
-PHOTOS = ("obama.jpg", "obama2.jpg", "biden.jpg")
 """Real photos shipped with the tests, aligned by tfmfn for the report's sample grid."""
 
 
@@ -56,7 +55,7 @@ class Settings:
 
     out: str = "runs/demo"
     data: str = "runs/synth"
-    model: str = "mobilefacenet"
+    arch: str = "mobilefacenet"
     identities: int = 300
     images_per_identity: int = 16
     pairs: int = 2000
@@ -83,7 +82,7 @@ class Settings:
         return os.path.join(self.data, "val.bin")
 
     def tflite(self, mode):
-        return self.path("tflite", f"{self.model}_{mode}.tflite")
+        return self.path("tflite", f"{self.arch}_{mode}.tflite")
 
 
 class SettingsChanged(ValueError):
@@ -96,16 +95,12 @@ TINY_DATA = {"identities": 8, "images_per_identity": 5, "pairs": 40}
 
 def tiny_data(folder):
     """Renders the tiny synthetic set into `folder`; returns (training folder, val.bin)."""
-    from tfmfn.data import synth
-
     synth.generate(folder, **TINY_DATA, progress=False)
     return os.path.join(folder, "train"), os.path.join(folder, "val.bin")
 
 
 def tiny_config(data, eval_bins, model_dir, **overrides):
     """The `synthetic` preset cut to two steps of batch 8, evaluated at the end: a smoke run of training."""
-    from tfmfn import config as configs
-
     settings = {"steps": 2, "lr_boundaries": (), "batch_size": 8, "log_every": 1, "eval_every": 2,
                 "checkpoint_every": 2, **overrides}
     return configs.make_config("synthetic", data=data, eval_bins=tuple(eval_bins), model_dir=model_dir, **settings)
@@ -113,8 +108,6 @@ def tiny_config(data, eval_bins, model_dir, **overrides):
 
 def tiny_model(folder):
     """A float model trained by `tiny_config` on `tiny_data`, in `folder`; returns (model_dir, val.bin)."""
-    from tfmfn import train
-
     data, val_bin = tiny_data(os.path.join(folder, "synth"))
     model_dir = os.path.join(folder, "float")
     train.train(tiny_config(data, [val_bin], model_dir), verbose=False)
@@ -169,8 +162,6 @@ def _finished(name, record, settings):
 
 
 def _assets_folder(settings):
-    from tfmfn import android
-
     return os.path.abspath(settings.assets or android.ASSETS_FOLDER) if settings.install_app else None
 
 
@@ -197,8 +188,6 @@ def _write_state(settings, state):
 
 
 def _data(settings, done, say):
-    from tfmfn.data import synth
-
     summary_path = os.path.join(settings.data, "synth.json")
     wanted = {"identities": settings.identities, "images_per_identity": settings.images_per_identity,
               "pairs": settings.pairs}
@@ -214,14 +203,12 @@ def _data(settings, done, say):
 
 
 def _training_config(settings, preset, model_dir, steps, **overrides):
-    from tfmfn import config as configs
-
     base = configs.make_config(preset)
     steps = steps or base.steps
     boundaries = tuple(max(1, round(boundary * steps / base.steps)) for boundary in base.lr_boundaries)
     boundaries = tuple(sorted(set(b for b in boundaries if b < steps)))
     return configs.make_config(
-        preset, model=settings.model, data=os.path.join(settings.data, "train"), eval_bins=(settings.val_bin,),
+        preset, arch=settings.arch, data=os.path.join(settings.data, "train"), eval_bins=(settings.val_bin,),
         model_dir=model_dir, steps=steps, lr_boundaries=boundaries,
         eval_every=min(base.eval_every, steps), checkpoint_every=min(base.checkpoint_every, steps),
         log_every=min(base.log_every, steps), **overrides,
@@ -229,16 +216,12 @@ def _training_config(settings, preset, model_dir, steps, **overrides):
 
 
 def _train(settings, done, say):
-    from tfmfn import train
-
     config = _training_config(settings, "synthetic", settings.path("float"), settings.train_steps)
     card = train.train(config)
     return {"outputs": [settings.path("float", "export", "model_card.json")], "evaluation": card["evaluation"]}
 
 
 def _qat(settings, done, say):
-    from tfmfn import train
-
     config = _training_config(settings, "synthetic_qat", settings.path("qat"), settings.qat_steps,
                               init_from=settings.path("float"))
     card = train.train(config)
@@ -246,43 +229,36 @@ def _qat(settings, done, say):
 
 
 def _export(settings, done, say):
-    from tfmfn import convert
-
     reports = {}
     for mode, source in (("float32", "float"), ("int8", "qat")):
         request = convert.Request(model=settings.path(source), mode=mode, out=settings.tflite(mode),
                                   eval_bins=(settings.val_bin,))
         report = convert.convert(request, say=lambda message: say("  " + message))
         say("  " + convert.format_report(report).replace("\n", "\n  "))
-        with open(settings.path("tflite", f"{settings.model}_{mode}.json"), "w") as stream:
+        with open(settings.path("tflite", f"{settings.arch}_{mode}.json"), "w") as stream:
             json.dump(report, stream, indent=2)
         reports[mode] = report
     return {"outputs": [settings.tflite("float32"), settings.tflite("int8")], "reports": reports}
 
 
 def _evaluate(settings, done, say):
-    from tfmfn import embedder, evaluate
-    from tfmfn.data import bins
-
     pairs = bins.load_bin(settings.val_bin)
-    models = {"keras": embedder.load_embedder(settings.path("float")),
-              "float32": embedder.load_embedder(settings.tflite("float32")),
-              "int8": embedder.load_embedder(settings.tflite("int8"))}
+    models = {"keras": inference.load_embedder(settings.path("float")),
+              "float32": inference.load_embedder(settings.tflite("float32")),
+              "int8": inference.load_embedder(settings.tflite("int8"))}
     results, curves = {}, {}
     for name, model in models.items():
         say(f"  {name}: embedding {len(pairs.images)} images (and their mirror images)")
         first, second = evaluate.pair_embeddings(model, pairs)
         results[name] = evaluate.verification_metrics(first, second, pairs.issame)
         curves[name] = evaluate.roc_curve(evaluate.pair_distances(first, second), pairs.issame)
-    evaluate.plot_roc(curves, results, settings.path("roc.png"), f"{settings.model} on {pairs.name} (synthetic)")
+    evaluate.plot_roc(curves, results, settings.path("roc.png"), f"{settings.arch} on {pairs.name} (synthetic)")
     say("  " + evaluate.format_results(results).replace("\n", "\n  "))
     return {"outputs": [settings.path("roc.png")], "results": _plain(results)}
 
 
 def _benchmark(settings, done, say):
     from tqdm import tqdm
-
-    from tfmfn import benchmark
 
     paths = [settings.tflite("float32"), settings.tflite("int8")]
     with tqdm(total=settings.benchmark_runs * len(settings.threads), desc="  benchmark", unit="round") as bar:
@@ -294,8 +270,6 @@ def _benchmark(settings, done, say):
 
 
 def _app(settings, done, say):
-    from tfmfn import android
-
     assets = _assets_folder(settings)
     if assets is None:
         say("  skipped (--noinstall_app)")
@@ -307,16 +281,14 @@ def _app(settings, done, say):
 
 
 def _report(settings, done, say):
-    from tfmfn import train
-
     for run in ("float", "qat"):
         train.plot_curves(settings.path(run), settings.path(f"curves_{run}.png"))
-    _sample_grid(settings, settings.path("samples.png"))
-    report = build_report(settings, done)
+    demo_report.sample_grid(settings, settings.path("samples.png"))
+    report = demo_report.build_report(settings, done)
     with open(settings.path("report.json"), "w") as stream:
         json.dump(report, stream, indent=2)
     with open(settings.path("report.md"), "w") as stream:
-        stream.write(format_markdown(report))
+        stream.write(demo_report.format_markdown(report))
     return {"outputs": [settings.path("report.md"), settings.path("report.json")]}
 
 
@@ -332,163 +304,6 @@ _STAGE_TITLES = {
 }
 _STAGE_FUNCTIONS = {"data": _data, "train": _train, "qat": _qat, "export": _export, "evaluate": _evaluate,
                     "benchmark": _benchmark, "app": _app, "report": _report}
-
-
-def build_report(settings, stages):
-    """The figures of a finished run, from what its stages recorded."""
-    num_pairs = next(iter(stages["evaluate"]["results"].values()))["num_pairs"]
-    exports = stages["export"]["reports"]
-    latency = {}
-    for row in stages["benchmark"]["results"]:
-        mode = "int8" if row["model"].endswith("_int8.tflite") else "float32"
-        latency.setdefault(mode, {})[str(row["threads"])] = row
-    models = {}
-    for name, metrics in stages["evaluate"]["results"].items():
-        entry = {"accuracy": metrics["accuracy"], "accuracy_std": metrics["accuracy_std"],
-                 "tar_at_far_1e-3": metrics["val_at_far_1e-3"], "auc": metrics["auc"]}
-        if name in exports:
-            export = exports[name]
-            entry.update(file=os.path.relpath(export["file"], settings.out), bytes=export["bytes"],
-                         fully_delegated=export["fully_delegated"], parity=export["parity"],
-                         threshold=export["metadata"]["recommended_threshold"],
-                         thresholds=export["metadata"]["thresholds"],
-                         median_ms={threads: row["median_ms"] for threads, row in latency[name].items()})
-        else:
-            entry.update(file=os.path.join("float", "export"))
-        models[name] = entry
-    ratios = {threads: models["int8"]["median_ms"][threads] / models["float32"]["median_ms"][threads]
-              for threads in models["int8"]["median_ms"]}
-    return {
-        "format": "tfmfn-demo-report/1",
-        "settings": settings.recorded(),
-        "data": stages["data"]["summary"],
-        "pairs": num_pairs,
-        "models": models,
-        "int8_over_float32_latency": ratios,
-        "int8_minus_float_accuracy": models["int8"]["accuracy"] - models["keras"]["accuracy"],
-        "machine": _machine(),
-        "stage_seconds": {name: record["seconds"] for name, record in stages.items() if "seconds" in record},
-        "app_assets": stages["app"].get("installed"),
-        "created": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-    }
-
-
-def format_markdown(report):
-    """report.md: what was run, the measured table, the plots."""
-    models, settings = report["models"], report["settings"]
-    threads = sorted(models["int8"]["median_ms"], key=int)
-    rows = []
-    for name, label in (("keras", "Keras float32"), ("float32", "TFLite float32"), ("int8", "TFLite int8 (QAT)")):
-        model = models[name]
-        size = f"{model['bytes'] / 1e6:.2f} MB" if "bytes" in model else "-"
-        parity = (f"{model['parity']['cosine_mean']:.4f} / {model['parity']['cosine_min']:.4f}"
-                  if "parity" in model else "-")
-        latency = " / ".join(f"{model['median_ms'][t]:.2f}" for t in threads) if "median_ms" in model else "-"
-        delegated = ("yes" if model["fully_delegated"] else "no") if "fully_delegated" in model else "-"
-        rows.append(f"| {label} | {size} | {100 * model['accuracy']:.2f} ± {100 * model['accuracy_std']:.2f} | "
-                    f"{100 * model['tar_at_far_1e-3']:.2f} | {model['auc']:.4f} | {parity} | {latency} | {delegated} |")
-    ratio = " / ".join(f"{report['int8_over_float32_latency'][t]:.2f}x" for t in threads)
-    stages = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in report["stage_seconds"].items())
-    thresholds = (model_card.describe_thresholds(models["int8"]["thresholds"]) if models["int8"]["thresholds"]
-                  else "none measured")
-    machine = report["machine"]
-    data = report["data"]
-    lines = [
-        f"# tfmfn demo: {settings['model']} from synthetic faces to an int8 .tflite in the Android app",
-        "",
-        f"Measured on **synthetic data** ({data['identities']} training identities x {data['images_per_identity']} "
-        f"images, {report['pairs']} verification pairs of {data.get('val_identities', '?')} held-out identities) "
-        f"on **{machine['cpu']}** ({machine['cores']} cores, {machine['system']}), {report['created']}. "
-        "These figures show the kit working end to end; they are not the accuracy of a model trained on real faces.",
-        "",
-        f"| model | size | 10-fold accuracy (%) | TAR@FAR=1e-3 (%) | AUC | parity with float (cos mean / min) | "
-        f"median latency (ms, {' / '.join(t for t in threads)} threads) | fully delegated |",
-        "|---|---|---|---|---|---|---|---|",
-        *rows,
-        "",
-        f"- int8 / float32 latency: {ratio} ({' / '.join(threads)} threads; LiteRT + XNNPACK, "
-        f"{settings['benchmark_runs']} interleaved runs).",
-        f"- int8 - float accuracy: {100 * report['int8_minus_float_accuracy']:+.2f} points.",
-        f"- thresholds in the int8 model's metadata (squared distance of normalised embeddings, single "
-        f"images without flip): {thresholds}.",
-        f"- files (beside this report): `{models['keras']['file']}`, `{models['float32']['file']}`, "
-        f"`{models['int8']['file']}`"
-        + (f"; the int8 model is installed in `{report['app_assets']}`." if report["app_assets"] else "."),
-        f"- stage times: {stages}.",
-        "",
-        "## Training",
-        "",
-        "Float training (`synthetic` preset) and the QAT fine-tune that the int8 model comes from:",
-        "",
-        "![float training](curves_float.png)",
-        "",
-        "![QAT fine-tuning](curves_qat.png)",
-        "",
-        "## Verification",
-        "",
-        "![ROC](roc.png)",
-        "",
-        "## Latency",
-        "",
-        "![latency](latency.png)",
-        "",
-        "## Aligned faces",
-        "",
-        "Top row: real photos aligned by `tfmfn.align` (BlazeFace + the 5-point template). Below: synthetic "
-        "training faces drawn at random (rendered already aligned).",
-        "",
-        "![samples](samples.png)",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def _machine():
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as stream:
-            names = [line.split(":", 1)[1].strip() for line in stream if line.startswith("model name")]
-        cpu = names[0] if names else cpu
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "system": f"{platform.system()} {platform.machine()}",
-            "python": sys.version.split()[0]}
-
-
-def _sample_grid(settings, path, columns=8):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from tfmfn import align
-    from tfmfn.data import pipeline
-
-    photos_folder = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "data")
-    detector = align.FaceDetector()
-    real = []
-    for name in PHOTOS:
-        photo_path = os.path.join(photos_folder, name)
-        if os.path.exists(photo_path):
-            image = align.load_image(photo_path)
-            faces = detector.detect(image)
-            if faces:
-                real.append((name, align.align_face(image, faces[0])))
-    source = pipeline.open_source(os.path.join(settings.data, "train"))
-    synthetic = pipeline.sample_faces(source, 2 * columns, (112, 112), seed=1)
-    figure, axes = plt.subplots(3, columns, figsize=(1.4 * columns, 4.6))
-    for axis in axes.ravel():
-        axis.axis("off")
-    for column, (name, face) in enumerate(real[:columns]):
-        axes[0, column].imshow(face)
-        axes[0, column].set_title(name, fontsize=7)
-    for index, face in enumerate(synthetic):
-        axes[1 + index // columns, index % columns].imshow(face)
-    figure.suptitle(f"aligned 112x112 inputs: real photos (top), synthetic training faces "
-                    f"({source.num_classes} identities)", fontsize=9)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
 
 
 def _plain(value):
@@ -510,7 +325,7 @@ def _define_flags():
     defaults = Settings()
     flags.DEFINE_string("out", defaults.out, "Where the demo writes its runs, models, plots and report.md.")
     flags.DEFINE_string("data", defaults.data, "Where the synthetic faces are rendered (reused when present).")
-    flags.DEFINE_string("model", defaults.model, "The zoo model to train (python -m tfmfn.models lists them).")
+    flags.DEFINE_string("arch", defaults.arch, "The zoo architecture to train (python -m tfmfn.models lists them).")
     flags.DEFINE_boolean("fresh", False, "Remove --out and --data first and run every stage again.")
     flags.DEFINE_integer("identities", defaults.identities, "Synthetic training identities.")
     flags.DEFINE_integer("images_per_identity", defaults.images_per_identity, "Synthetic images per identity.")
@@ -520,6 +335,7 @@ def _define_flags():
     flags.DEFINE_list("threads", [str(count) for count in defaults.threads], "Thread counts to benchmark.")
     flags.DEFINE_integer("benchmark_runs", defaults.benchmark_runs, "Timed runs per model and thread count.")
     flags.DEFINE_boolean("install_app", True, "Copy the int8 model and BlazeFace into the Android app's assets.")
+    cli.rename("model", "arch")
 
 
 def main(argv):
@@ -530,7 +346,7 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     options = flags.FLAGS
     settings = Settings(
-        out=options.out, data=options.data, model=options.model, identities=options.identities,
+        out=options.out, data=options.data, arch=options.arch, identities=options.identities,
         images_per_identity=options.images_per_identity, pairs=options.pairs, train_steps=options.train_steps,
         qat_steps=options.qat_steps, threads=tuple(int(count) for count in options.threads),
         benchmark_runs=options.benchmark_runs, install_app=options.install_app,
@@ -542,7 +358,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    from absl import app
-
     _define_flags()
-    app.run(main)
+    cli.run(main)

@@ -6,7 +6,7 @@ QAT model (the deploy form of `tfmfn.quantize`, its ranges calibrated on the fac
 is trained to give, for unlabelled aligned faces, the embeddings of the float
 model it came from (loss: 1 - cosine of the two embeddings, both models on the same
 flipped and lightly recoloured faces). It starts from the float weights as they
-are, not equalized (`quantize.equalize`): Adam moves every weight by about the same
+are, not equalized (`tfmfn.deploy.equalize`): Adam moves every weight by about the same
 step, which the tiny weights of rescaled channels did not survive (measured: the
 loss jumped from 0.009 to 0.8 in one step).
 
@@ -35,7 +35,8 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from tfmfn import preprocess, quantize
+from tfmfn import inference, model_card, model_files, preprocess, quantize
+from tfmfn.data import pipeline
 
 LOG_FILE = "distill_log.csv"
 PLOT_FILE = "distill_loss.png"
@@ -84,24 +85,22 @@ def distill_model(model, faces, steps=200, batch_size=32, learning_rate=1e-5, no
     return student, losses
 
 
-def distill(model_path, faces_path, out_dir, steps=200, batch_size=32, learning_rate=1e-5, max_images=5000,
+def distill(source, faces_path, out_dir, steps=200, batch_size=32, learning_rate=1e-5, max_images=5000,
             say=print):
-    """Distills the float model at `model_path` (a model folder or file) into a QAT model folder
-    `out_dir` from the aligned faces at `faces_path`; returns the QAT weights' path."""
-    from tfmfn import embedder, model_card
-    from tfmfn.data import pipeline
+    """Distills the float model `source` (a model folder or file, or its `ModelFiles`) into a QAT model
+    folder `out_dir` from the aligned faces at `faces_path`; returns the QAT weights' path."""
 
-    model_path = embedder.resolve_model_path(model_path)
-    card = model_card.read_card(model_path) or {}
-    model = embedder.load_keras_model(model_path)
-    normalization = embedder.normalization_of(model_path)
+    source = model_files.locate(source)
+    model_path, card = source.path, source.card or {}
+    model = inference.load_keras_model(source)
+    normalization = source.normalization
     input_size = tuple(model.input_shape[1:3])
     faces = pipeline.sample_faces(faces_path, max_images, input_size)
     say(f"distilling {model_path} into its int8 QAT form on {len(faces)} faces of {faces_path}, {steps} steps")
     student, losses = distill_model(model, faces, steps, batch_size, learning_rate, normalization)
-    export_dir = os.path.join(out_dir, embedder.EXPORT_FOLDER)
+    export_dir = os.path.join(out_dir, model_files.EXPORT_FOLDER)
     os.makedirs(export_dir, exist_ok=True)
-    path = os.path.join(export_dir, embedder.EXPORT_QAT_WEIGHTS)
+    path = os.path.join(export_dir, model_files.EXPORT_QAT_WEIGHTS)
     student.save_weights(path)
     training = {
         "method": "distillation from the float model (1 - cosine of the embeddings), no labels",

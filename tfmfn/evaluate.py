@@ -35,10 +35,13 @@ Example:
     >>> metrics["accuracy"] > 0.95, metrics["num_pairs"]
     (True, 600)
 
-CLI: `python -m tfmfn.evaluate --model PATH --bins a.bin[,b.bin] [--no_flip] [--json] [--roc FILE.png]`.
+CLI: `python -m tfmfn.evaluate --model PATH --eval_bins a.bin[,b.bin] [--noflip] [--json] [--roc FILE.png]`.
 """
 
 import numpy as np
+
+from tfmfn import cli, inference
+from tfmfn.data import bins
 
 THRESHOLDS = np.arange(0, 4, 0.01)
 VAL_THRESHOLDS = np.arange(0, 4, 0.001)
@@ -207,8 +210,6 @@ def pair_embeddings(embedder, pairs, flip=True, batch_images=512, single=None):
 def evaluate_bins(embedder, bin_paths, flip=True, roc_path=None):
     """`{set name: metrics}` for each `.bin` (with the `operating_points` of single-image embeddings);
     with `roc_path`, one ROC plot of every set."""
-    from tfmfn.data import bins
-
     return evaluate_sets(embedder, [bins.load_bin(path) for path in bin_paths], flip, roc_path)
 
 
@@ -278,12 +279,15 @@ def _define_flags():
     from absl import flags
 
     flags.DEFINE_string("model", None, "A .tflite, .keras/.h5, SavedModel folder or training --model_dir.")
-    flags.DEFINE_list("bins", None, "Verification sets (.bin), comma separated.")
-    flags.DEFINE_bool("no_flip", False, "Embed each image alone, without adding its horizontal flip.")
+    flags.DEFINE_list("eval_bins", None, "Verification sets (.bin), comma separated.")
+    flags.DEFINE_bool("flip", True, "Add each image's horizontal flip to its embedding, as the protocol does "
+                      "(--noflip: each image alone).")
     flags.DEFINE_bool("json", False, "Print the metrics as JSON.")
     flags.DEFINE_string("roc", None, "Write a ROC plot of every set to this PNG.")
-    flags.DEFINE_integer("threads", None, "LiteRT threads for .tflite models (default: LiteRT's choice).")
-    flags.mark_flags_as_required(["model", "bins"])
+    flags.DEFINE_integer("num_threads", None, "LiteRT threads for .tflite models (default: LiteRT's choice).")
+    cli.rename("bins", "eval_bins")
+    cli.rename("no_flip", "flip", invert=True)
+    cli.rename("threads", "num_threads")
 
 
 def main(argv):
@@ -291,22 +295,17 @@ def main(argv):
 
     from absl import app, flags
 
-    from tfmfn import embedder as embedders
-    from tfmfn.data import bins
-
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     options = flags.FLAGS
     try:
-        model = embedders.load_embedder(options.model, options.threads)
-        results = evaluate_bins(model, options.bins, not options.no_flip, options.roc)
+        model = inference.load_embedder(options.model, options.num_threads)
+        results = evaluate_bins(model, options.eval_bins, options.flip, options.roc)
     except (FileNotFoundError, ValueError, bins.BinFormatError) as error:
         raise SystemExit(f"error: {error}")
     print(json.dumps(results, indent=2) if options.json else format_results(results))
 
 
 if __name__ == "__main__":
-    from absl import app
-
     _define_flags()
-    app.run(main)
+    cli.run(main, required=("model", "eval_bins"))

@@ -49,7 +49,7 @@ class _Head(keras.layers.Layer):
     (batch, 1)); returns float32 logits (batch, num_classes).
     """
 
-    def __init__(self, num_classes, kernel_initializer=None, **kwargs):
+    def __init__(self, num_classes, kernel_initializer=None, kernel_regularizer=None, **kwargs):
         kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         if num_classes < 2:
@@ -58,10 +58,12 @@ class _Head(keras.layers.Layer):
         self.kernel_initializer = keras.initializers.get(
             kernel_initializer or keras.initializers.RandomNormal(stddev=0.01)
         )
+        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
 
     def build(self, input_shape):
         self.kernel = self.add_weight(
-            name="kernel", shape=(input_shape[0][-1], self.num_classes), initializer=self.kernel_initializer
+            name="kernel", shape=(input_shape[0][-1], self.num_classes), initializer=self.kernel_initializer,
+            regularizer=self.kernel_regularizer,
         )
         super().build(input_shape)
 
@@ -73,6 +75,7 @@ class _Head(keras.layers.Layer):
             **super().get_config(),
             "num_classes": self.num_classes,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
         }
 
 

@@ -25,7 +25,9 @@ import hashlib
 import json
 import os
 
+import tfmfn
 from tfmfn import preprocess, storage
+from tfmfn.models import ZOO, profile
 
 CARD_FILE = "model_card.json"
 FORMAT = "tfmfn-model-card/1"
@@ -45,9 +47,6 @@ def make_card(embedder, model_name, training=None, evaluation=None, qat=False, n
     form; `qat` says that the saved model is its quantization-aware form); `normalization`
     (mean, scale) is tfmfn's unless given."""
     import tensorflow as tf
-
-    import tfmfn
-    from tfmfn.models import ZOO, profile
 
     stats = profile.profile(embedder)
     mean, scale = normalization or (preprocess.PIXEL_MEAN, preprocess.PIXEL_SCALE)

@@ -29,6 +29,8 @@ import time
 
 import numpy as np
 
+from tfmfn import cli, litert
+
 WHOLE = "whole model"
 
 
@@ -44,9 +46,7 @@ def op_type_models(tflite):
     """{op name: `OpTypeModel`} of .tflite bytes with one subgraph, in op name order."""
     from tensorflow.lite.tools import flatbuffer_utils
 
-    from tfmfn import benchmark
-
-    benchmark.interpreter_for(content=tflite)
+    litert.interpreter_for(content=tflite)
     names = _builtin_names()
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(tflite))
     if len(model.subgraphs) != 1:
@@ -132,14 +132,12 @@ def rounds_needed(runs, block):
 
 def _time_in_blocks(models, threads, runs, warmup, block, progress):
     """Medians and delegation, keyed like `models` ({key: `OpTypeModel`})."""
-    from tfmfn import benchmark
-
     rng = np.random.default_rng(0)
     interpreters = {}
     for key, model in models.items():
-        interpreter = benchmark.interpreter_for(content=model.tflite, num_threads=threads)
+        interpreter = litert.interpreter_for(content=model.tflite, num_threads=threads)
         interpreter.allocate_tensors()
-        benchmark.fill_inputs(interpreter, rng)
+        litert.fill_inputs(interpreter, rng)
         for _ in range(warmup):
             interpreter.invoke()
         interpreters[key] = interpreter
@@ -158,7 +156,7 @@ def _time_in_blocks(models, threads, runs, warmup, block, progress):
         if progress:
             progress(threads, round_index + 1)
     medians = {key: float(np.median(values)) for key, values in timings.items()}
-    delegated = {key: benchmark.delegation(interpreter)[0] for key, interpreter in interpreters.items()}
+    delegated = {key: litert.delegation(interpreter)[0] for key, interpreter in interpreters.items()}
     return medians, delegated
 
 
@@ -249,13 +247,11 @@ def main(argv):
     from absl import app, flags
     from tqdm import tqdm
 
-    from tfmfn import benchmark
-
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     options = flags.FLAGS
     try:
-        threads = benchmark.models_and_threads(options)
+        threads = cli.models_and_threads(options)
         rounds = rounds_needed(options.runs, max(options.block, 1))
         with tqdm(total=len(threads) * rounds, unit="round", disable=options.json) as bar:
             rows = profile(options.model, threads, options.runs, options.warmup, options.block,
@@ -268,7 +264,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    from absl import app
-
     _define_flags()
-    app.run(main)
+    cli.run(main)

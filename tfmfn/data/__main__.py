@@ -21,24 +21,28 @@ import json
 
 from absl import app, flags
 
-from tfmfn.data import bins, inspect, pipeline, synth, tfrecord
+from tfmfn import cli
+from tfmfn.data import bins, pipeline, survey, synth, tfrecord
 
 COMMANDS = ("synth", "inspect", "bench", "convert", "make_bin")
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("out", None, "synth: output folder; convert: TFRecord prefix; make_bin: .bin path.")
-flags.DEFINE_string("data", None, "convert / make_bin: the input (training source or identity folders).")
-flags.DEFINE_integer("identities", 300, "synth: training identities.")
-flags.DEFINE_integer("images_per_identity", 16, "synth: images per training identity.")
-flags.DEFINE_integer("val_identities", None, "synth: held-out identities for val.bin (default a third).")
-flags.DEFINE_integer("pairs", 2000, "synth / make_bin: verification pairs (half positive).")
-flags.DEFINE_integer("seed", 0, "synth / make_bin / convert: random seed; the same seed writes the same data.")
-flags.DEFINE_float("difficulty", 0.5, "synth: 0 (clean) to 1 (hard): scales pose, light, blur, occlusion.")
-flags.DEFINE_bool("json", False, "inspect / bench: print JSON.")
-flags.DEFINE_integer("batch_size", 256, "bench: batch size.")
-flags.DEFINE_integer("steps", 50, "bench: batches to time (after 5 warm-up batches).")
-flags.DEFINE_bool("flip", True, "bench: random horizontal flip, as in training.")
-flags.DEFINE_integer("shards", 8, "convert: number of TFRecord files.")
+
+
+def _define_flags():
+    flags.DEFINE_string("out", None, "synth: output folder; convert: TFRecord prefix; make_bin: .bin path.")
+    flags.DEFINE_string("data", None, "convert / make_bin: the input (training source or identity folders).")
+    flags.DEFINE_integer("identities", 300, "synth: training identities.")
+    flags.DEFINE_integer("images_per_identity", 16, "synth: images per training identity.")
+    flags.DEFINE_integer("val_identities", None, "synth: held-out identities for val.bin (default a third).")
+    flags.DEFINE_integer("pairs", 2000, "synth / make_bin: verification pairs (half positive).")
+    flags.DEFINE_integer("seed", 0, "synth / make_bin / convert: random seed; the same seed writes the same data.")
+    flags.DEFINE_float("difficulty", 0.5, "synth: 0 (clean) to 1 (hard): scales pose, light, blur, occlusion.")
+    flags.DEFINE_bool("json", False, "inspect / bench: print JSON.")
+    flags.DEFINE_integer("batch_size", 256, "bench: batch size.")
+    flags.DEFINE_integer("steps", 50, "bench: batches to time (after 5 warm-up batches).")
+    flags.DEFINE_bool("flip", True, "bench: random horizontal flip, as in training.")
+    flags.DEFINE_integer("shards", 8, "convert: number of TFRecord files.")
 
 
 def _require(*names):
@@ -68,10 +72,10 @@ def main(argv):
             )
             print(f"SYNTHETIC data written to {FLAGS.out}: {json.dumps(summary)}")
         elif command == "inspect":
-            result = inspect.inspect_path(arguments[0])
+            result = survey.inspect_path(arguments[0])
             _print(result, "\n".join(f"{key:>13}: {value}" for key, value in result.items()))
         elif command == "bench":
-            result = inspect.bench(arguments[0], FLAGS.batch_size, FLAGS.steps, flip=FLAGS.flip)
+            result = survey.bench(arguments[0], FLAGS.batch_size, FLAGS.steps, flip=FLAGS.flip)
             _print(
                 result,
                 f"{result['images_per_second']:.0f} images/s ({result['format']}, batch {FLAGS.batch_size}, "
@@ -91,4 +95,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    _define_flags()
+    cli.run(main)

@@ -29,6 +29,8 @@ import pickle
 import cv2
 import numpy as np
 
+from tfmfn.data.folders import list_identity_folders
+
 _ALLOWED_GLOBALS = {
     ("numpy.core.multiarray", "_reconstruct"),
     ("numpy._core.multiarray", "_reconstruct"),
@@ -140,8 +142,6 @@ def pairs_from_folder(folder, num_pairs, seed=0):
     Returns (pairs of paths, issame flags). Needs identities with at least two images
     for positives and at least two identities for negatives.
     """
-    from tfmfn.data.folders import list_identity_folders
-
     files, labels, _ = list_identity_folders(folder)
     by_identity = {}
     for path, label in zip(files, labels):

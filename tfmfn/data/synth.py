@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 from tfmfn import preprocess
+from tfmfn.data import bins
 
 SIZE = preprocess.INPUT_SIZE[0]
 _SUPERSAMPLE = 2
@@ -264,8 +265,6 @@ def generate(out, identities=300, images_per_identity=16, pairs=2000, seed=0, di
     Returns a summary dict, also written as `out/synth.json`. Deterministic for a seed.
     """
     from tqdm import tqdm
-
-    from tfmfn.data import bins
 
     if identities < 2:
         raise ValueError("synthetic data needs at least 2 training identities")

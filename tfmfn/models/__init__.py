@@ -69,7 +69,10 @@ def names():
 def build(name, input_shape=None, embedding_size=None, **kwargs):
     """Builds zoo model `name`; `input_shape` and `embedding_size` default to the
     variant's own (112x112x3 and 128 for most); other keyword arguments go to the
-    builder (for example `last_channels=1280` for `mobilenet_v2`)."""
+    builder (for example `last_channels=1280` for `mobilenet_v2`), and through it to
+    `table.build_from_table`: `weight_decay=(4e-5, 4e-4)` decays the kernels up to the
+    global operator and after it, `synchronized_batch_norm=True` syncs BatchNorm across
+    replicas, as training wants them."""
     if name not in ZOO:
         raise ValueError(f"unknown model {name!r}; the zoo has: {', '.join(ZOO)}")
     if input_shape is not None:

@@ -2,7 +2,7 @@
 
     python -m tfmfn.models                 # every model, as a table
     python -m tfmfn.models --json          # a JSON list, one object per model
-    python -m tfmfn.models --models mobilefacenet,mobilenet_v2 --input_size 112,96
+    python -m tfmfn.models --arch mobilefacenet,mobilenet_v2 --input_size 112,96
     python -m tfmfn.models --latency [--threads 1,2] [--runs 100]   # + float32 .tflite latency here
 
 Parameters are counted with BatchNorm folded into the convolutions (what a
@@ -19,16 +19,20 @@ import json
 
 from absl import app, flags
 
-from tfmfn import models
+from tfmfn import benchmark, cli, convert, models
 from tfmfn.models import profile
 
 FLAGS = flags.FLAGS
-flags.DEFINE_bool("json", False, "Print a JSON list of objects instead of a table.")
-flags.DEFINE_list("models", None, f"Zoo names to include (default: all). One of: {', '.join(models.names())}.")
-flags.DEFINE_list("input_size", None, "HEIGHT,WIDTH to build every model at (default: each model's own).")
-flags.DEFINE_bool("latency", False, "Also measure each model's float32 .tflite latency here (LiteRT, XNNPACK).")
-flags.DEFINE_list("threads", ["1"], "Thread counts for --latency.")
-flags.DEFINE_integer("runs", 100, "Timed runs per model and thread count for --latency.")
+
+
+def _define_flags():
+    flags.DEFINE_bool("json", False, "Print a JSON list of objects instead of a table.")
+    flags.DEFINE_list("arch", None, f"Zoo architectures to include (default: all). One of: {', '.join(models.names())}.")
+    flags.DEFINE_list("input_size", None, "HEIGHT,WIDTH to build every model at (default: each model's own).")
+    flags.DEFINE_bool("latency", False, "Also measure each model's float32 .tflite latency here (LiteRT, XNNPACK).")
+    flags.DEFINE_list("threads", ["1"], "Thread counts for --latency.")
+    flags.DEFINE_integer("runs", 100, "Timed runs per model and thread count for --latency.")
+    cli.rename("models", "arch")
 
 
 def zoo_rows(names, input_size=None):
@@ -55,8 +59,6 @@ def zoo_rows(names, input_size=None):
 def measure_latency(rows, threads=(1,), runs=100):
     """Adds `latency_ms` ({threads: median ms} of the float32 .tflite, measured here) to each row."""
     import tempfile
-
-    from tfmfn import benchmark, convert
 
     with tempfile.TemporaryDirectory() as folder:
         paths = []
@@ -106,7 +108,7 @@ def format_table(rows):
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
-    names = FLAGS.models or models.names()
+    names = FLAGS.arch or models.names()
     unknown = [name for name in names if name not in models.ZOO]
     if unknown:
         raise app.UsageError(f"unknown model {', '.join(unknown)}; choose from {', '.join(models.names())}")
@@ -129,4 +131,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    _define_flags()
+    cli.run(main)

@@ -78,25 +78,25 @@ def shufflenet_g3_table(stage_repeats=(4, 8, 3)):
     )  # fmt: skip
 
 
-def mobilenet_v1(input_shape=INPUT_SHAPE, embedding_size=128):
+def mobilenet_v1(input_shape=INPUT_SHAPE, embedding_size=128, **training):
     """MobileNetV1 1.0 with a stride-1 first conv, GAP and a 128-d linear embedding."""
     table = with_embedding_size(MOBILENET_V1, embedding_size)
-    return build_from_table(table, input_shape, "relu", "mobilenet_v1")
+    return build_from_table(table, input_shape, "relu", "mobilenet_v1", **training)
 
 
-def mobilenet_v2(input_shape=INPUT_SHAPE, embedding_size=128, last_channels=512):
+def mobilenet_v2(input_shape=INPUT_SHAPE, embedding_size=128, last_channels=512, **training):
     """MobileNetV2 1.0 with a stride-1 first conv, GAP and a 128-d linear embedding."""
     table = with_embedding_size(mobilenet_v2_table(last_channels), embedding_size)
-    return build_from_table(table, input_shape, "relu6", "mobilenet_v2")
+    return build_from_table(table, input_shape, "relu6", "mobilenet_v2", **training)
 
 
-def mobilenet_v2_gdconv(input_shape=INPUT_SHAPE, embedding_size=128, last_channels=512):
+def mobilenet_v2_gdconv(input_shape=INPUT_SHAPE, embedding_size=128, last_channels=512, **training):
     """MobileNetV2 with GDConv in place of global average pooling."""
     table = with_embedding_size(mobilenet_v2_table(last_channels, "gdconv"), embedding_size)
-    return build_from_table(table, input_shape, "relu6", "mobilenet_v2_gdconv")
+    return build_from_table(table, input_shape, "relu6", "mobilenet_v2_gdconv", **training)
 
 
-def shufflenet_g3(input_shape=INPUT_SHAPE, embedding_size=128, stage_repeats=(4, 8, 3)):
+def shufflenet_g3(input_shape=INPUT_SHAPE, embedding_size=128, stage_repeats=(4, 8, 3), **training):
     """ShuffleNet 1x (g=3) with a stride-1 first conv, GAP and a 128-d linear embedding."""
     table = with_embedding_size(shufflenet_g3_table(stage_repeats), embedding_size)
-    return build_from_table(table, input_shape, "relu", "shufflenet_g3")
+    return build_from_table(table, input_shape, "relu", "shufflenet_g3", **training)

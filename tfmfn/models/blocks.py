@@ -15,6 +15,8 @@ Example:
     (None, 56, 56, 64)
 """
 
+import dataclasses
+
 import tensorflow as tf
 import tf_keras as keras
 from tf_keras import layers
@@ -41,9 +43,25 @@ def activation_layer(kind, name):
     raise ValueError(f"unknown activation {kind!r}; choose one of {', '.join(ACTIVATIONS)}")
 
 
-def batch_norm(name):
+@dataclasses.dataclass(frozen=True)
+class TrainOptions:
+    """How a block's layers train: `decay` is the L2 weight decay of their kernels (a loss of
+    0.5 * decay * |w|^2 per kernel, whose gradient is SGD's coupled decay; BatchNorm and PReLU
+    parameters are not decayed), `synchronized` makes their BatchNorms reduce across replicas."""
+
+    decay: float = 0.0
+    synchronized: bool = False
+
+    def regularizer(self):
+        return keras.regularizers.L2(0.5 * self.decay) if self.decay else None
+
+
+PLAIN = TrainOptions()
+
+
+def batch_norm(name, options=PLAIN):
     """BatchNorm with the momentum and epsilon insightface's MobileFaceNet uses."""
-    return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=name)
+    return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=options.synchronized, name=name)
 
 
 def _padded(x, kernel_size, strides, padding, name):
@@ -58,31 +76,32 @@ def _padded(x, kernel_size, strides, padding, name):
     return layers.ZeroPadding2D(kernel_size // 2, name=f"{name}_pad")(x), "valid"
 
 
-def conv(x, filters, kernel_size, strides, activation, name, groups=1, padding="same"):
+def conv(x, filters, kernel_size, strides, activation, name, groups=1, padding="same", options=PLAIN):
     """Conv2D -> BN -> activation (no activation when `activation` is None: a linear conv)."""
     x, padding = _padded(x, kernel_size, strides, padding, name)
     x = layers.Conv2D(
-        filters, kernel_size, strides, padding=padding, groups=groups, use_bias=False, name=name
+        filters, kernel_size, strides, padding=padding, groups=groups, use_bias=False,
+        kernel_regularizer=options.regularizer(), name=name,
     )(x)
-    x = batch_norm(f"{name}_bn")(x)
+    x = batch_norm(f"{name}_bn", options)(x)
     if activation is not None:
         x = activation_layer(activation, f"{name}_act")(x)
     return x
 
 
-def depthwise(x, kernel_size, strides, activation, name, padding="same"):
+def depthwise(x, kernel_size, strides, activation, name, padding="same", options=PLAIN):
     """DepthwiseConv2D -> BN -> activation (linear when `activation` is None)."""
     x, padding = _padded(x, kernel_size, strides, padding, name)
     x = layers.DepthwiseConv2D(
-        kernel_size, strides, padding=padding, use_bias=False, name=name
+        kernel_size, strides, padding=padding, use_bias=False, depthwise_regularizer=options.regularizer(), name=name
     )(x)
-    x = batch_norm(f"{name}_bn")(x)
+    x = batch_norm(f"{name}_bn", options)(x)
     if activation is not None:
         x = activation_layer(activation, f"{name}_act")(x)
     return x
 
 
-def bottleneck(x, expansion, filters, strides, activation, name, padding="same"):
+def bottleneck(x, expansion, filters, strides, activation, name, padding="same", options=PLAIN):
     """MobileNetV2 inverted residual: 1x1 expand, 3x3 depthwise, 1x1 linear projection.
 
     The expansion conv is left out when `expansion` is 1 (MobileNetV2's first block);
@@ -91,18 +110,18 @@ def bottleneck(x, expansion, filters, strides, activation, name, padding="same")
     in_channels = x.shape[-1]
     y = x
     if expansion != 1:
-        y = conv(y, in_channels * expansion, 1, 1, activation, f"{name}_expand")
-    y = depthwise(y, 3, strides, activation, f"{name}_dw", padding=padding)
-    y = conv(y, filters, 1, 1, None, f"{name}_project")
+        y = conv(y, in_channels * expansion, 1, 1, activation, f"{name}_expand", options=options)
+    y = depthwise(y, 3, strides, activation, f"{name}_dw", padding=padding, options=options)
+    y = conv(y, filters, 1, 1, None, f"{name}_project", options=options)
     if strides == 1 and in_channels == filters:
         y = layers.Add(name=f"{name}_add")([x, y])
     return y
 
 
-def separable(x, filters, strides, activation, name, padding="same"):
+def separable(x, filters, strides, activation, name, padding="same", options=PLAIN):
     """MobileNetV1 block: 3x3 depthwise -> BN -> act, 1x1 pointwise -> BN -> act."""
-    x = depthwise(x, 3, strides, activation, f"{name}_dw", padding=padding)
-    return conv(x, filters, 1, 1, activation, f"{name}_pw")
+    x = depthwise(x, 3, strides, activation, f"{name}_dw", padding=padding, options=options)
+    return conv(x, filters, 1, 1, activation, f"{name}_pw", options=options)
 
 
 @keras.saving.register_keras_serializable(package="tfmfn")
@@ -131,7 +150,7 @@ class ChannelShuffle(layers.Layer):
         return {**super().get_config(), "groups": self.groups}
 
 
-def shuffle_unit(x, filters, strides, groups, activation, name, first_groups=None):
+def shuffle_unit(x, filters, strides, groups, activation, name, first_groups=None, options=PLAIN):
     """ShuffleNet (v1) unit: grouped 1x1, shuffle, 3x3 depthwise, grouped 1x1, then
     add (stride 1) or concatenate with a 3x3 average-pooled shortcut (stride 2).
 
@@ -141,10 +160,10 @@ def shuffle_unit(x, filters, strides, groups, activation, name, first_groups=Non
     """
     in_channels = x.shape[-1]
     branch_filters = filters - in_channels if strides == 2 else filters
-    y = conv(x, filters // 4, 1, 1, activation, f"{name}_gconv1", groups=first_groups or groups)
+    y = conv(x, filters // 4, 1, 1, activation, f"{name}_gconv1", groups=first_groups or groups, options=options)
     y = ChannelShuffle(groups, name=f"{name}_shuffle")(y)
-    y = depthwise(y, 3, strides, None, f"{name}_dw")
-    y = conv(y, branch_filters, 1, 1, None, f"{name}_gconv2", groups=groups)
+    y = depthwise(y, 3, strides, None, f"{name}_dw", options=options)
+    y = conv(y, branch_filters, 1, 1, None, f"{name}_gconv2", groups=groups, options=options)
     if strides == 2:
         shortcut = layers.AveragePooling2D(3, 2, padding="same", name=f"{name}_pool")(x)
         y = layers.Concatenate(name=f"{name}_concat")([shortcut, y])

@@ -91,67 +91,68 @@ VARIANTS = {
 96x96 variants are `mobilefacenet` at another input size)."""
 
 
-def _build(variant, input_shape, embedding_size, padding, name=None, table=None, activation=None):
+def _build(variant, input_shape, embedding_size, padding, name=None, table=None, activation=None, **training):
     default_table, default_activation = VARIANTS[variant]
     table = with_embedding_size(table or default_table, embedding_size)
-    return build_from_table(table, input_shape, activation or default_activation, name or variant, padding)
+    return build_from_table(table, input_shape, activation or default_activation, name or variant, padding, **training)
 
 
 def mobilefacenet(input_shape=INPUT_SHAPE, embedding_size=128, activation="prelu", name="mobilefacenet",
-                  padding="same"):
+                  padding="same", **training):
     """The paper's MobileFaceNet: 0.99M parameters, 221M MACs at 112x112."""
-    return _build("mobilefacenet", input_shape, embedding_size, padding, name, activation=activation)
+    return _build("mobilefacenet", input_shape, embedding_size, padding, name, activation=activation, **training)
 
 
-def mobilefacenet_112x96(input_shape=(112, 96, 3), embedding_size=128, padding="same"):
+def mobilefacenet_112x96(input_shape=(112, 96, 3), embedding_size=128, padding="same", **training):
     """MobileFaceNet on 112x96 crops (Table II: 21 ms against 24 ms)."""
-    return mobilefacenet(input_shape, embedding_size, name="mobilefacenet_112x96", padding=padding)
+    return mobilefacenet(input_shape, embedding_size, name="mobilefacenet_112x96", padding=padding, **training)
 
 
-def mobilefacenet_96x96(input_shape=(96, 96, 3), embedding_size=128, padding="same"):
+def mobilefacenet_96x96(input_shape=(96, 96, 3), embedding_size=128, padding="same", **training):
     """MobileFaceNet on 96x96 crops (Table II: 18 ms, the fastest)."""
-    return mobilefacenet(input_shape, embedding_size, name="mobilefacenet_96x96", padding=padding)
+    return mobilefacenet(input_shape, embedding_size, name="mobilefacenet_96x96", padding=padding, **training)
 
 
-def mobilefacenet_m(input_shape=INPUT_SHAPE, embedding_size=512, padding="same"):
+def mobilefacenet_m(input_shape=INPUT_SHAPE, embedding_size=512, padding="same", **training):
     """MobileFaceNet-M: the GDConv output is the embedding (no linear 1x1 after it)."""
-    return _build("mobilefacenet_m", input_shape, embedding_size, padding)
+    return _build("mobilefacenet_m", input_shape, embedding_size, padding, **training)
 
 
-def mobilefacenet_s(input_shape=INPUT_SHAPE, embedding_size=128, padding="same"):
+def mobilefacenet_s(input_shape=INPUT_SHAPE, embedding_size=128, padding="same", **training):
     """MobileFaceNet-S: MobileFaceNet-M without the 1x1 conv before the GDConv.
 
     The embedding is the GDConv of the last bottleneck, so it is always 128-d.
     """
-    return _build("mobilefacenet_s", input_shape, embedding_size, padding)
+    return _build("mobilefacenet_s", input_shape, embedding_size, padding, **training)
 
 
-def mobilefacenet_relu(input_shape=INPUT_SHAPE, embedding_size=128, padding="same"):
+def mobilefacenet_relu(input_shape=INPUT_SHAPE, embedding_size=128, padding="same", **training):
     """MobileFaceNet with ReLU in place of every PReLU."""
-    return _build("mobilefacenet_relu", input_shape, embedding_size, padding)
+    return _build("mobilefacenet_relu", input_shape, embedding_size, padding, **training)
 
 
-def mobilefacenet_lrelu(input_shape=INPUT_SHAPE, embedding_size=128, padding="same"):
+def mobilefacenet_lrelu(input_shape=INPUT_SHAPE, embedding_size=128, padding="same", **training):
     """MobileFaceNet with one learned negative slope per layer (a PReLU shared over channels).
 
     About 7K parameters fewer than the paper's network (one slope per layer
     instead of one per channel); exported as LEAKY_RELU, which XNNPACK runs in int8 at the
     cost of a ReLU.
     """
-    return _build("mobilefacenet_lrelu", input_shape, embedding_size, padding)
+    return _build("mobilefacenet_lrelu", input_shape, embedding_size, padding, **training)
 
 
-def mobilefacenet_x2(input_shape=INPUT_SHAPE, embedding_size=128, doubled_rows=(3,), padding="same"):
+def mobilefacenet_x2(input_shape=INPUT_SHAPE, embedding_size=128, doubled_rows=(3,), padding="same", **training):
     """MobileFaceNet with the expansion factors of the Table I rows `doubled_rows` doubled.
 
     The default doubles the first bottleneck row (the five 64-channel blocks), the
     reading that matches the paper's 1.1M; `doubled_rows=(3, 4, 5, 6, 7)` doubles
     every bottleneck (1.82M).
     """
-    return _build("mobilefacenet_x2", input_shape, embedding_size, padding, table=_doubled(MOBILEFACENET, doubled_rows))
+    return _build("mobilefacenet_x2", input_shape, embedding_size, padding, table=_doubled(MOBILEFACENET, doubled_rows),
+                  **training)
 
 
-def mobilefacenet_sirius(input_shape=INPUT_SHAPE, embedding_size=192, padding="same"):
+def mobilefacenet_sirius(input_shape=INPUT_SHAPE, embedding_size=192, padding="same", **training):
     """The layout of sirius-ai's pretrained MobileFaceNet_TF (`MOBILEFACENET_SIRIUS`): 1.29M
     parameters, 234M MACs at 112x112."""
-    return _build("mobilefacenet_sirius", input_shape, embedding_size, padding)
+    return _build("mobilefacenet_sirius", input_shape, embedding_size, padding, **training)

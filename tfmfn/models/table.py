@@ -103,29 +103,36 @@ def expand(table):
     )
 
 
-def build_from_table(table, input_shape, activation, name, padding="same"):
+def build_from_table(table, input_shape, activation, name, padding="same", weight_decay=(0.0, 0.0),
+                     synchronized_batch_norm=False):
     """Builds the functional model that `table` describes, returning embeddings; `padding` is
-    how its strided convolutions pad (`blocks.PADDINGS`)."""
+    how its strided convolutions pad (`blocks.PADDINGS`). For training, `weight_decay` is
+    (decay of the kernels up to the global operator, decay of the rows after it), as the paper
+    decays them (4e-5, 4e-4), and `synchronized_batch_norm` reduces BatchNorm across replicas."""
     if padding not in blocks.PADDINGS:
         raise ValueError(f"unknown padding {padding!r}; choose one of {', '.join(blocks.PADDINGS)}")
     pooled = sorted({row.op for row in table if row.op in ("maxpool3x3", "shuffle")})
     if padding != "same" and pooled:
         raise ValueError(f"{', '.join(pooled)} rows pool with TensorFlow's padding only; use padding='same'")
     inputs = keras.Input(check_input_shape(input_shape), name="image")
+    global_rows = [index for index, row in enumerate(table, start=1) if row.op in GLOBAL_OPERATORS]
+    last_before = global_rows[0] if global_rows else len(table)
     x = inputs
     for index, row in enumerate(table, start=1):
-        x = _apply_row(x, row, activation, f"{row.op}_{index}", padding)
+        decay = weight_decay[1] if index > last_before else weight_decay[0]
+        options = blocks.TrainOptions(decay, synchronized_batch_norm)
+        x = _apply_row(x, row, activation, f"{row.op}_{index}", padding, options)
     outputs = layers.Flatten(name="embedding")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
-def _apply_row(x, row, activation, name, padding):
+def _apply_row(x, row, activation, name, padding, options):
     if row.op == "conv3x3":
-        return blocks.conv(x, row.c, 3, row.s, activation, name, padding=padding)
+        return blocks.conv(x, row.c, 3, row.s, activation, name, padding=padding, options=options)
     if row.op == "conv1x1":
-        return blocks.conv(x, row.c, 1, row.s, activation, name)
+        return blocks.conv(x, row.c, 1, row.s, activation, name, options=options)
     if row.op == "linear1x1":
-        return blocks.conv(x, row.c, 1, row.s, None, name)
+        return blocks.conv(x, row.c, 1, row.s, None, name, options=options)
     if row.op == "maxpool3x3":
         return layers.MaxPooling2D(3, row.s, padding="same", name=name)(x)
     if row.op == "gap":
@@ -133,13 +140,13 @@ def _apply_row(x, row, activation, name, padding):
     if row.op in ("dwconv3x3", "gdconv"):
         _check_width(x, row, name)
         if row.op == "dwconv3x3":
-            return blocks.depthwise(x, 3, row.s, activation, name, padding=padding)
-        return blocks.depthwise(x, tuple(x.shape[1:3]), 1, None, name, padding="valid")
+            return blocks.depthwise(x, 3, row.s, activation, name, padding=padding, options=options)
+        return blocks.depthwise(x, tuple(x.shape[1:3]), 1, None, name, padding="valid", options=options)
     repeated = {
-        "bottleneck": lambda y, s, unit: blocks.bottleneck(y, row.t, row.c, s, activation, unit, padding),
-        "separable": lambda y, s, unit: blocks.separable(y, row.c, s, activation, unit, padding),
+        "bottleneck": lambda y, s, unit: blocks.bottleneck(y, row.t, row.c, s, activation, unit, padding, options),
+        "separable": lambda y, s, unit: blocks.separable(y, row.c, s, activation, unit, padding, options),
         "shuffle": lambda y, s, unit: blocks.shuffle_unit(
-            y, row.c, s, row.g, activation, unit, first_groups=_first_shuffle_groups(y, row)
+            y, row.c, s, row.g, activation, unit, first_groups=_first_shuffle_groups(y, row), options=options
         ),
     }
     if row.op not in repeated:

@@ -31,7 +31,7 @@ public final class FaceInput {
     /**
      * Normalised values quantised as floor(value / scale + zeroPoint + 0.5), clamped to int8 ({@code signed})
      * or uint8 (returned as the same bits in a byte). Halves round up, as TensorFlow's fake quantization
-     * does in quantization-aware training and as tfmfn.embedder.quantize does: at scale 1/128 every
+     * does in quantization-aware training and as tfmfn.inference.quantize does: at scale 1/128 every
      * normalised pixel is a half, and rounding to even would feed the model codes it did not train on.
      */
     public static byte[] quantize(int[] argb, float scale, int zeroPoint, boolean signed) {

@@ -1,17 +1,22 @@
-"""One runtime API for face embedders, Keras or TFLite: aligned RGB faces in, embeddings out.
+"""The inference path: one runtime API for face embedders, Keras or TFLite: aligned RGB faces in, embeddings out.
 
-`load_embedder(path)` accepts a `.keras` / `.h5` file, a SavedModel folder, a
-training `--model_dir` (its `export/` is used) or any `.tflite` embedder: float,
+`load_embedder(model)` accepts what `tfmfn.model_files.locate` does (a `.keras` /
+`.h5` file, a SavedModel folder, a training `--model_dir`, an imported model's
+folder, QAT weights) or the `ModelFiles` it gives, and any `.tflite` embedder: float,
 int8 or uint8 input and output (quantised with the tensors' own scale and zero
 point), any embedding size, dynamic or fixed batch (a fixed batch larger than
 one is filled by padding the last chunk).
 
+Importing this module imports neither tfmot nor training code: an app or a
+service that embeds faces needs only tf_keras (for Keras models) or LiteRT.
+Only QAT weights, which are rebuilt in tfmot's QAT form, load `tfmfn.quantize`.
+
 Example:
 
     >>> import numpy as np
-    >>> from tfmfn import embedder, models
+    >>> from tfmfn import inference, models
     >>> faces = np.zeros((3, 112, 112, 3), np.uint8)
-    >>> embedder.KerasEmbedder(models.build("mobilefacenet")).embed(faces).shape
+    >>> inference.KerasEmbedder(models.build("mobilefacenet")).embed(faces).shape
     (3, 128)
 """
 
@@ -19,15 +24,8 @@ import os
 
 import numpy as np
 
-from tfmfn import preprocess
-
-EXPORT_FOLDER = "export"
-EXPORT_MODEL = "embedder.keras"
-EXPORT_QAT_WEIGHTS = "qat_embedder.weights.h5"
-
-
-class NotAnEmbedderError(ValueError):
-    """A model whose inputs or outputs are not those of a face embedder."""
+from tfmfn import heads, litert, model_card, model_files, models, preprocess  # noqa: F401  (heads and models register their layers for loading)
+from tfmfn.model_files import NotAnEmbedderError
 
 
 class Embedder:
@@ -85,13 +83,11 @@ class TFLiteEmbedder(Embedder):
     """A `.tflite` embedder run with LiteRT (XNNPACK), any input and output quantisation."""
 
     def __init__(self, path, num_threads=None):
-        from ai_edge_litert.interpreter import Interpreter
-
         self.name = os.path.basename(path)
         try:
-            self.interpreter = Interpreter(model_path=path, num_threads=num_threads)
+            self.interpreter = litert.interpreter_for(path, num_threads=num_threads)
         except ValueError as error:
-            raise NotAnEmbedderError(f"{path}: not a readable .tflite model ({error})") from None
+            raise NotAnEmbedderError(str(error)) from None
         inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
         if len(inputs) != 1 or len(outputs) != 1:
             raise NotAnEmbedderError(f"{path}: an embedder has one input and one output, this has {len(inputs)} and {len(outputs)}")
@@ -122,99 +118,51 @@ class TFLiteEmbedder(Embedder):
         elif not self.dynamic_batch and count < self.fixed_batch:
             inputs = np.concatenate([inputs, np.zeros((self.fixed_batch - count, *inputs.shape[1:]), inputs.dtype)])
         detail = self._input_detail()
-        self.interpreter.set_tensor(detail["index"], quantize(inputs, detail))
+        self.interpreter.set_tensor(detail["index"], litert.quantize(inputs, detail))
         self.interpreter.invoke()
         output = self.interpreter.get_output_details()[0]
-        return dequantize(self.interpreter.get_tensor(output["index"]), output)[:count]
+        return litert.dequantize(self.interpreter.get_tensor(output["index"]), output)[:count]
 
 
-def quantize(values, detail):
-    """Float values -> the tensor's dtype with its (scale, zero_point); float tensors pass through.
-
-    Halves round up, floor(value / scale + zero_point + 0.5), as TensorFlow's fake quantization does in
-    quantization-aware training: tfmfn's inputs, (pixel - 127.5) / 128 at scale 1/128, all sit on halves,
-    and rounding them to even would give the model codes one step off what it trained on for half the
-    pixel values. The app's FaceInput.quantize rounds the same way.
-
-    >>> quantize(np.array([-1.5, -0.5, 0.5, 1.5], np.float32), {"dtype": np.int8, "quantization": (1.0, 0)})
-    array([-1,  0,  1,  2], dtype=int8)
-    """
-    dtype = detail["dtype"]
-    if dtype == np.float32:
-        return values.astype(np.float32)
-    scale, zero_point = detail["quantization"]
-    info = np.iinfo(dtype)
-    return np.clip(np.floor(values / scale + zero_point + 0.5), info.min, info.max).astype(dtype)
-
-
-def dequantize(values, detail):
-    """A tensor's values as float32, undoing its (scale, zero_point) if it is quantised."""
-    if detail["dtype"] == np.float32:
-        return values
-    scale, zero_point = detail["quantization"]
-    return (values.astype(np.float32) - zero_point) * scale
-
-
-def load_keras_model(path):
+def load_keras_model(model):
     """A tf_keras model from a `.keras`/`.h5` file, a Keras SavedModel folder, or the QAT
     weights that `tfmfn.train --qat` exports (rebuilt from the float model they were
     fine-tuned from, which the model card beside them names: its LeakyReLU slopes are
-    constants of the graph, not weights)."""
+    constants of the graph, not weights); `model` is a path or a `ModelFiles`."""
     import tf_keras as keras
-
-    from tfmfn import heads, model_card, models, quantize  # noqa: F401  (registers tfmfn's layers for loading)
-
-    if os.path.basename(path) == EXPORT_QAT_WEIGHTS:
-        card = model_card.read_card(path)
-        initial = (card or {}).get("training", {}).get("initial_weights")
-        if not initial or not os.path.exists(initial):
-            raise NotAnEmbedderError(
-                f"{path}: QAT weights are rebuilt from the float model they were fine-tuned from, named in the "
-                f"{model_card.CARD_FILE} beside them ({initial or 'none named'}); keep both"
-            )
-        model = quantize.freeze_batch_norm(quantize.quantize_model(load_keras_model(initial)))
-        model.load_weights(path)
-        return model
+    model = model_files.locate(model)
+    if model.kind == "tflite":
+        raise NotAnEmbedderError(f"{model.path}: a .tflite file, not a Keras model; give the model it was converted from")
+    if model.kind == "qat_weights":
+        return _load_qat_weights(model)
     try:
-        with quantize.quantize_scope():
-            return keras.models.load_model(path, compile=False)
+        return keras.models.load_model(model.path, compile=False)
     except (OSError, ValueError) as error:
-        raise NotAnEmbedderError(f"{path}: not a loadable Keras model ({str(error).splitlines()[0]})") from None
+        raise NotAnEmbedderError(f"{model.path}: not a loadable Keras model ({str(error).splitlines()[0]})") from None
 
 
-def resolve_model_path(path):
-    """The model file that `path` names: itself, or the embedder in a model_dir or its export/ folder."""
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"{path}: no such model; give a .tflite, .keras, .h5, SavedModel folder or model_dir")
-    for folder in (os.path.join(path, EXPORT_FOLDER), path):
-        for name in (EXPORT_MODEL, EXPORT_QAT_WEIGHTS):
-            if os.path.isdir(path) and os.path.exists(os.path.join(folder, name)):
-                return os.path.join(folder, name)
-    if os.path.isdir(path) and not os.path.exists(os.path.join(path, "saved_model.pb")):
-        raise NotAnEmbedderError(f"{path}: a folder but neither a SavedModel nor a training model_dir with {EXPORT_FOLDER}/")
-    return path
+def _load_qat_weights(model):
+    from tfmfn import quantize  # tfmot, only for a QAT model: the inference path does not import it otherwise
+
+    initial = (model.card or {}).get("training", {}).get("initial_weights")
+    if not initial or not os.path.exists(initial):
+        raise NotAnEmbedderError(
+            f"{model.path}: QAT weights are rebuilt from the float model they were fine-tuned from, named in the "
+            f"{model_card.CARD_FILE} beside them ({initial or 'none named'}); keep both"
+        )
+    qat = quantize.freeze_batch_norm(quantize.quantize_model(load_keras_model(initial)))
+    qat.load_weights(model.path)
+    return qat
 
 
-def normalization_of(path):
-    """(mean, scale) of the model at `path` from its .tflite metadata or model card; None when neither says."""
-    from tfmfn import model_card
-
-    if path.endswith(".tflite"):
-        from tfmfn.convert import read_metadata
-
-        described = (read_metadata(path) or {}).get("normalization")
+def load_embedder(model, num_threads=None, keras_model=None):
+    """The `Embedder` of `model` (a path or `ModelFiles`: .tflite, .keras/.h5, SavedModel, model_dir),
+    normalising pixels as its metadata or model card says; `keras_model` is the model already loaded
+    from it, where the caller has one."""
+    model = model_files.locate(model)
+    if model.kind == "tflite":
+        embedder = TFLiteEmbedder(model.path, num_threads)
     else:
-        described = (model_card.read_card(path) or {}).get("normalization")
-    return (float(described["mean"]), float(described["scale"])) if described else None
-
-
-def load_embedder(path, num_threads=None):
-    """The `Embedder` for a .tflite file, a .keras/.h5 file, a SavedModel or a training model_dir,
-    normalising pixels as its metadata or model card says."""
-    path = resolve_model_path(path)
-    if path.endswith(".tflite"):
-        model = TFLiteEmbedder(path, num_threads)
-    else:
-        model = KerasEmbedder(load_keras_model(path), name=os.path.basename(os.path.normpath(path)))
-    model.normalization = normalization_of(path) or model.normalization
-    return model
+        embedder = KerasEmbedder(keras_model or load_keras_model(model), name=model.name)
+    embedder.normalization = model.normalization or embedder.normalization
+    return embedder
