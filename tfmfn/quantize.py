@@ -1,6 +1,7 @@
 """Quantization-aware training (Jacob et al. 2018, with tfmot) in the form the int8 model is exported in.
 
-`quantize_model` wraps the deploy form with tfmot's default 8-bit scheme (BN
+`quantize_model` wraps the deploy form (`tfmfn.deploy`: every PReLU rewritten into ops
+that XNNPACK runs in int8) with tfmot's default 8-bit scheme (BN
 folded into the convolutions at conversion, per-channel conv weights, per-tensor
 activations), so QAT fine-tunes the very graph that `tfmfn.convert` exports: `w`
 keeps training as the negative-part slope, the fake-quant ranges are the int8

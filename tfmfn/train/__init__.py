@@ -1,34 +1,8 @@
 """Training: a zoo model with a margin head, the paper's recipe, on one device or many.
 
-    python -m tfmfn.data synth --out runs/synth          # the embedded synthetic data
-    python -m tfmfn.train --config synthetic             # about 10 minutes on 2 CPU cores
-    python -m tfmfn.train --config paper_casia --data faces_webface_112x112 \\
-        --eval_bins faces_webface_112x112/lfw.bin,faces_webface_112x112/agedb_30.bin --model_dir runs/casia
-
-Flags override the preset (`tfmfn.config`); `--print_config` shows the result. The
-same command started again continues from the last checkpoint, at the same
-step, learning rate and place in the data. MODEL_DIR holds:
-
-| path                        | what                                                          |
-|-----------------------------|---------------------------------------------------------------|
-| `config.json`               | the run's config (a resumed run must train the same thing)    |
-| `init_from.json`            | with `--init_from`: the file it started from and its SHA-256   |
-| `checkpoints/`              | model, head and optimiser every `--checkpoint_every` steps    |
-| `logs/`                     | TensorBoard scalars: loss, learning rate, verification        |
-| `train_log.csv`, `eval_log.csv`, `curves.png` | the same as tables and a plot              |
-| `best/`                     | the embedder (and head) weights with the best mean `--eval_bins` accuracy |
-| `export/embedder.keras`     | the embedding model, float32, no head (best weights if evaluated) |
-| `export/qat_embedder.weights.h5` | instead, after `--qat`: the QAT weights (tfmot's layers do not reload from .keras) |
-| `export/head.npz`           | the margin head's weights, for fine-tuning with `--init_from` |
-| `export/model_card.json`    | model, input size, normalisation, config, evaluation        |
-| `export/roc.png`            | ROC of the exported weights on `--eval_bins`                 |
-
-Weight decay is the paper's: 4e-5 on every kernel up to the global operator,
-4e-4 on the kernels after it (the linear 1x1 and the head), added once to the
-loss as 0.5 * wd * |w|^2 (SGD's coupled decay); BatchNorm and PReLU parameters
-are not decayed. `--strategy auto` picks TPUStrategy when a TPU is present,
-MirroredStrategy for several GPUs and the default strategy otherwise; the batch
-is global (512 is 512 images a step, split across replicas).
+`train(config)` runs a `tfmfn.config.TrainConfig` into its run folder and returns the
+exported model's card; `python -m tfmfn.train --help` gives the command, the run
+folder's layout and the recipe's weight decay. The package:
 
 | module                    | owns                                                                |
 |---------------------------|---------------------------------------------------------------------|
@@ -39,6 +13,14 @@ is global (512 is 512 images a step, split across replicas).
 | `train.export`            | evaluation during training, the best weights, export/               |
 | `train.loop`              | `train(config)`: the loop that ties them together                   |
 | `train.__main__`          | the CLI                                                             |
+
+Example (two steps on the embedded synthetic data; `tfmfn.demo.tiny_config` is that config):
+
+    >>> from tfmfn import demo, train
+    >>> data, val_bin = demo.tiny_data("runs/tiny_synth")                       # doctest: +SKIP
+    >>> card = train.train(demo.tiny_config(data, [val_bin], "runs/tiny"))      # doctest: +SKIP
+    >>> card["training"]["steps_trained"]                                       # doctest: +SKIP
+    2
 """
 
 from tfmfn.train.export import Evaluator, export_embedder

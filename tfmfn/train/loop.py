@@ -14,7 +14,8 @@ from tfmfn.model_files import locate
 from tfmfn.train.export import Evaluator, export_run, read_best, write_best
 from tfmfn.train.model import Trainer
 from tfmfn.train.run_folder import (
-    BEST_FOLDER, BEST_ROC, CHECKPOINT_FOLDER, ResumedProgbar, RunLog, initial_weights, prepare_model_dir, refuse_another_run,
+    BEST_FOLDER, BEST_ROC, CHECKPOINT_FOLDER, ResumedProgbar, RunLog, initial_weights, prepare_model_dir,
+    refuse_another_run,
 )
 from tfmfn.train.strategies import is_chief, make_strategy
 

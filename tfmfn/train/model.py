@@ -11,7 +11,10 @@ from tfmfn import heads, models, preprocess, quantize, storage
 from tfmfn.data import pipeline
 from tfmfn.inference import load_keras_model
 from tfmfn.model_files import locate
-from tfmfn.train.run_folder import HEAD_WEIGHTS, QAT_CALIBRATION_IMAGES
+from tfmfn.train.run_folder import HEAD_WEIGHTS
+
+QAT_CALIBRATION_IMAGES = 256
+"""Training images whose float activations set a fresh QAT model's ranges."""
 
 
 def kernel_decays(model):

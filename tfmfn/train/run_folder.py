@@ -20,7 +20,6 @@ CHECKPOINT_FOLDER = "checkpoints"
 BEST_FOLDER = "best"
 BEST_WEIGHTS = "embedder.weights.h5"
 HEAD_WEIGHTS = "head.npz"
-QAT_CALIBRATION_IMAGES = 256
 BEST_SUMMARY = "best.json"
 BEST_ROC = "roc.png"
 TRAIN_LOG = "train_log.csv"

@@ -6,9 +6,8 @@ import os
 import tensorflow as tf
 
 
-
 def make_strategy(name="auto", tpu=""):
-    """The `tf.distribute` strategy for `--strategy` (see the module docstring)."""
+    """The `tf.distribute` strategy for `--strategy` (`tfmfn.train` says which `auto` picks)."""
     if name == "tpu" or (name == "auto" and _tpu_present(tpu)):
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu or None)
         tf.config.experimental_connect_to_cluster(resolver)
