@@ -60,13 +60,6 @@ class ModelFiles:
         folder = os.path.dirname(os.path.abspath(self.path))
         return os.path.dirname(folder) if os.path.basename(folder) == EXPORT_FOLDER else folder
 
-    def require_card(self, why):
-        """The card, or a NotAnEmbedderError that says why it is needed."""
-        if self.card is None:
-            raise NotAnEmbedderError(f"{self.path}: no {model_card.CARD_FILE} beside it; {why}")
-        return self.card
-
-
 def locate(path):
     """The `ModelFiles` of what `path` names (returned as is when it already is one)."""
     if isinstance(path, ModelFiles):
