@@ -38,20 +38,6 @@ import sys
 
 from absl import app, flags
 
-SHARED = {
-    "model": "a model file or folder",
-    "arch": "zoo architecture name(s)",
-    "out": "where the tool writes what it makes",
-    "input_size": "image height,width",
-    "flip": "also embed mirrored faces",
-    "eval_bins": "verification .bin sets",
-    "threads": "thread counts to measure, a list",
-    "num_threads": "the one thread count a run uses",
-    "json": "print JSON",
-    "plot": "draw into a PNG",
-}
-"""The shared concepts, by their one spelling."""
-
 RENAMED_NOTE = "old spelling of --{new}, kept until the next release"
 _renamed = {}
 
