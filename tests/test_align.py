@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tfmfn import align
+from tfmfn import align, blazeface
 
 DATA = Path(__file__).parent / "data"
 PHOTOS = ["obama.jpg", "obama2.jpg", "biden.jpg"]
@@ -22,9 +22,9 @@ def detector():
 
 
 def eye_errors(image, face):
-    """Distance (px) of the detected eyes, mapped through the alignment, from the template's eyes."""
+    """Distance (px) of the located eyes (ONet's), mapped through the alignment, from the template's eyes."""
     matrix = align.alignment_matrix(face)
-    eyes = face.keypoints[:2] @ matrix[:, :2].T + matrix[:, 2]
+    eyes = align.alignment_points(face)[0][:2] @ matrix[:, :2].T + matrix[:, 2]
     return np.linalg.norm(eyes - align.template_for()[:2], axis=1)
 
 
@@ -51,8 +51,8 @@ def test_short_range_model_agrees(detector):
 
 
 def test_anchor_counts_match_the_models():
-    assert len(align.ssd_anchors(128, (8, 16, 16, 16), True)) == 896
-    assert len(align.ssd_anchors(192, (4,), False)) == 2304
+    assert len(blazeface.ssd_anchors(128, (8, 16, 16, 16), True)) == 896
+    assert len(blazeface.ssd_anchors(192, (4,), False)) == 2304
 
 
 def test_similarity_transform_recovers_a_known_transform():
@@ -152,7 +152,7 @@ def test_missing_input_is_one_clear_line(tmp_path):
 def test_weighted_nms_ends_on_a_degenerate_box():
     boxes = np.array([[5.0, 5.0, 5.0, 5.0], [0.0, 0.0, 2.0, 2.0]])
     keypoints = np.zeros((2, 6, 2))
-    results = align.weighted_nms(boxes, keypoints, np.array([0.9, 0.5]), 0.3)
+    results = blazeface.weighted_nms(boxes, keypoints, np.array([0.9, 0.5]), 0.3)
     assert [score for _, _, score in results] == [0.9, 0.5]
     np.testing.assert_array_equal(results[0][0], boxes[0])
 

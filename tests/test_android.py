@@ -37,13 +37,15 @@ def run_golden_test(goldens, classes):
                     *[os.path.join(root, name) for root, _, names in os.walk(os.path.join(FACECORE, "src"))
                       for name in names if name.endswith(".java")]], check=True, capture_output=True)
     return subprocess.run(["java", "-cp", f"{classes}:{JUNIT_CP}", f"-Dgoldens={goldens}",
-                           "org.junit.runner.JUnitCore", "org.tfmfn.facecore.GoldenTest"],
+                           "org.junit.runner.JUnitCore", "org.tfmfn.facecore.GoldenTest",
+                           "org.tfmfn.facecore.LandmarksTest"],
                           capture_output=True, text=True)
 
 
 @pytest.mark.skipif(shutil.which("javac") is None or not os.path.exists("/usr/share/java/junit4.jar"),
                     reason="needs javac and JUnit 4 (make test installs them)")
-@pytest.mark.parametrize("key, index", [("matrix", 2), ("quantized", 5), ("cosine", 0), ("detector_input", 4)])
+@pytest.mark.parametrize("key, index", [("matrix", 2), ("quantized", 5), ("cosine", 0), ("detector_input", 4),
+                                        ("landmarks", 3), ("onet_outputs", 20)])
 def test_junit_fails_when_a_golden_value_changes(tmp_path, key, index):
     goldens = tmp_path / "goldens"
     shutil.copytree(android.GOLDENS_FOLDER, goldens)
@@ -59,8 +61,8 @@ def test_junit_fails_when_a_golden_value_changes(tmp_path, key, index):
     assert result.returncode != 0 and "FAILURES" in result.stdout
 
 
-def test_install_copies_the_model_and_blazeface_and_refuses_a_model_without_metadata(tmp_path):
-    from tfmfn import align
+def test_install_copies_the_model_blazeface_and_onet_and_refuses_a_model_without_metadata(tmp_path):
+    from tfmfn import blazeface, landmarks
 
     plain, with_metadata = android.metadata_models()
     (tmp_path / "good.tflite").write_bytes(with_metadata)
@@ -68,9 +70,10 @@ def test_install_copies_the_model_and_blazeface_and_refuses_a_model_without_meta
     assets = tmp_path / "assets"
     metadata = android.install_model(str(tmp_path / "good.tflite"), str(assets))
     assert metadata["model"] == "tiny" and sorted(os.listdir(assets)) == sorted(
-        [android.EMBEDDER_ASSET, android.DETECTOR_ASSET])
+        [android.EMBEDDER_ASSET, android.DETECTOR_ASSET, android.LANDMARKER_ASSET])
     assert (assets / android.EMBEDDER_ASSET).read_bytes() == with_metadata
-    assert (assets / android.DETECTOR_ASSET).read_bytes() == open(align.detector_model_path("full"), "rb").read()
+    assert (assets / android.DETECTOR_ASSET).read_bytes() == open(blazeface.detector_model_path("full"), "rb").read()
+    assert (assets / android.LANDMARKER_ASSET).read_bytes() == open(landmarks.model_path(), "rb").read()
     installed = litert.read_metadata(str(assets / android.EMBEDDER_ASSET))
     assert installed["recommended_threshold"] == installed["thresholds"]["far_1e-3"]["threshold"] == 1.003
     assert installed["thresholds"]["impostor_pairs"] == android.METADATA_IMPOSTORS

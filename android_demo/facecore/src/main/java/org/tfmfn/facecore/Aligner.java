@@ -29,6 +29,22 @@ public final class Aligner {
         return Similarity.estimate(source, target);
     }
 
+    /**
+     * The similarity matrix that maps five landmarks (eye centres, nose tip, mouth corners; x, y
+     * interleaved, as {@link Landmarks} gives them) onto the five points of the alignment template.
+     */
+    public static double[] matrixFromLandmarks(float[] points, double[][] template) {
+        if (points.length != 10 || template.length != 5) {
+            throw new IllegalArgumentException(
+                    "need 5 landmarks and a 5-point template, got " + points.length / 2 + " and " + template.length);
+        }
+        double[][] source = new double[5][];
+        for (int k = 0; k < 5; k++) {
+            source[k] = new double[] {points[2 * k], points[2 * k + 1]};
+        }
+        return Similarity.estimate(source, template);
+    }
+
     /** The {@code outWidth} x {@code outHeight} ARGB crop of the {@code width} x {@code height} ARGB photo. */
     public static int[] warp(int[] argb, int width, int height, double[] matrix, int outWidth, int outHeight) {
         if (argb.length != width * height) {

@@ -24,14 +24,22 @@ public class GoldenTest {
     }
 
     @Test
-    public void alignmentMatrixEqualsTfmfnsToOneMillionth() {
+    public void keypointAlignmentMatrixEqualsTfmfnsToOneMillionth() {
         double[] matrix = Similarity.estimate(
                 Goldens.points(golden.get("keypoints")), Goldens.points(golden.get("template")));
-        assertArrayEquals(golden.get("matrix"), matrix, 1e-6);
+        assertArrayEquals(golden.get("keypoint_matrix"), matrix, 1e-6);
     }
 
     @Test
-    public void alignedCropOfTheRealPhotoMatchesOpenCvWithinTwoLevels() throws IOException {
+    public void landmarkAlignmentMatrixEqualsTfmfnsToOneMillionth() {
+        double[] matrix = Aligner.matrixFromLandmarks(
+                Goldens.floats(golden.get("landmarks")), Goldens.points(golden.get("template5")));
+        // The landmarks reach Java as float32: a 1e-5 px rounding moves the translation by about as much.
+        assertArrayEquals(golden.get("matrix"), matrix, 1e-4);
+    }
+
+    @Test
+    public void alignedCropOfTheRealPhotoMatchesOpenCvWithinFourLevels() throws IOException {
         int[] size = new int[2];
         int[] photo = Goldens.image("photo.png", size);
         double[] expectedSize = golden.get("photo_size");
@@ -42,8 +50,9 @@ public class GoldenTest {
         int[] expected = Goldens.image("aligned.png", alignedSize);
         assertEquals(112 * 112, expected.length);
         double[] difference = pixelDifference(expected, crop);
-        // OpenCV interpolates with 5-bit fixed-point weights, facecore in double precision.
-        assertTrue("max pixel difference " + difference[0], difference[0] <= 2);
+        // OpenCV interpolates with 5-bit fixed-point weights (each off by up to 1/64), facecore in double
+        // precision: across an edge of 255 levels that is up to 4 levels.
+        assertTrue("max pixel difference " + difference[0], difference[0] <= 4);
         assertTrue("mean pixel difference " + difference[1], difference[1] < 0.5);
     }
 
@@ -112,7 +121,9 @@ public class GoldenTest {
         ModelMetadata metadata = ModelMetadata.read(
                 Files.readAllBytes(new File(Goldens.FOLDER, "metadata.tflite").toPath()));
         float[] keypoints = Goldens.floats(golden.get("keypoints"));
-        assertArrayEquals(golden.get("matrix"), Aligner.matrix(keypoints, metadata.alignmentTemplate), 1e-5);
+        assertArrayEquals(golden.get("keypoint_matrix"), Aligner.matrix(keypoints, metadata.alignmentTemplate), 1e-5);
+        float[] landmarks = Goldens.floats(golden.get("landmarks"));
+        assertArrayEquals(golden.get("matrix"), Aligner.matrixFromLandmarks(landmarks, metadata.alignmentTemplate), 1e-4);
     }
 
     private static void assertWithinOneLevel(int[] expected, int[] actual) {
