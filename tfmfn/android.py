@@ -85,7 +85,7 @@ def write_goldens(folder, photo=PHOTO):
     image = cv2.resize(image, (PHOTO_WIDTH, height), interpolation=cv2.INTER_AREA)
     detector = align.FaceDetector()
     detection = detector.detect(image)[0]
-    detector_square, blazeface = _blazeface_goldens(detector, image)
+    detector_square, detector_values = _blazeface_goldens(detector, image)
     small = image[40:100, 100:145]
     enlarged, _ = blazeface.letterbox_image(small, ENLARGED_SIZE)
     keypoints_only = align.Detection(detection.box, detection.keypoints, detection.score)
@@ -123,7 +123,7 @@ def write_goldens(folder, photo=PHOTO):
         "embedding_b": second,
         "cosine": [cosine],
         "squared_distance": [2 - 2 * cosine],
-        **blazeface,
+        **detector_values,
     }
     with open(os.path.join(folder, "goldens.txt"), "w") as stream:
         stream.write("# written by python -m tfmfn.android goldens; one key and its values per line\n")

@@ -6,7 +6,8 @@ nose tip and mouth corners, mapped by a similarity onto the template of `tfmfn.p
 Models trained on them expect faces placed that way. BlazeFace's keypoints are coarser (a
 mouth centre, no corners) and cost the sirius MobileFaceNet 0.3 points of LFW (README).
 
-tfmfn runs MTCNN's last stage, ONet (48x48 RGB, (pixel - 127.5) / 128), on BlazeFace's box:
+tfmfn runs MTCNN's last stage, ONet (48x48 RGB, normalised as MobileFaceNet's input), on
+BlazeFace's box:
 
 | pass | box                                            | ONet gives                         |
 |------|------------------------------------------------|------------------------------------|
@@ -14,7 +15,8 @@ tfmfn runs MTCNN's last stage, ONet (48x48 RGB, (pixel - 127.5) / 128), on Blaze
 | 2    | pass 1's corrected box, made square            | the 5 points used for alignment    |
 
 The second pass looks at the face as MTCNN's own cascade hands it to ONet (a box that ONet
-itself corrected), which measured better on LFW than one pass (README, "Alignment").
+itself corrected), which measured best on LFW of the candidates tried (README, "LFW's 6,000
+pairs, from the photos").
 The crop is a warp of the photo through `box_matrix`, the same bilinear warp that aligns
 faces, so the Android app makes it with the code it already has.
 
@@ -43,6 +45,8 @@ import struct
 import tempfile
 
 import numpy as np
+
+from tfmfn import preprocess
 
 INPUT_SIDE = 48
 """ONet's input: a 48x48 RGB crop."""
@@ -251,7 +255,7 @@ class Landmarker:
 
     def raw_outputs(self, crop):
         """ONet on one 48x48 RGB uint8 crop: (box correction (4,), points (10,), face probability)."""
-        model_input = (np.asarray(crop, np.float32) - 127.5) / 128.0
+        model_input = preprocess.normalize(np.asarray(crop, np.float32))
         self.interpreter.set_tensor(self._input, model_input[None])
         self.interpreter.invoke()
         box, points, score = (self.interpreter.get_tensor(index)[0] for index in self._outputs)
