@@ -124,6 +124,7 @@ def align_photo(detector, image, size=preprocess.INPUT_SIZE, fallback=None):
 
 
 def view_path(root, view):
+    """The pair list of `view` in LFW's folder `root`; a one-line error when either is unknown."""
     if view not in VIEWS:
         raise ValueError(f"unknown LFW view {view!r}; choose one of {', '.join(VIEWS)}")
     path = os.path.join(root, VIEWS[view][0])
