@@ -32,6 +32,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from tfmfn import blazeface, cli, preprocess
 from tfmfn.landmarks import Landmarker, Landmarks
 
+
 @dataclasses.dataclass(frozen=True)
 class Detection:
     """One face: box (x0, y0, x1, y1), six BlazeFace keypoints (x, y), all in image pixels, and the
@@ -63,7 +64,6 @@ class FaceDetector:
         from ai_edge_litert.interpreter import Interpreter
 
         self.landmarker = Landmarker(num_threads=num_threads) if landmarks else None
-
         model_path = blazeface.detector_model_path(model)
         _, self.input_size, strides, interpolated = blazeface.DETECTORS[model]
         self.min_score = min_score
