@@ -23,7 +23,8 @@ import org.tfmfn.facecore.ModelMetadata;
 /**
  * One camera frame to faces and an embedding: BlazeFace on the letterboxed frame, MTCNN's ONet on the
  * largest face's box for its five landmarks (as tfmfn.align does), the face aligned by them to the
- * metadata's template, MobileFaceNet on the crop. LiteRT runs the three models on the CPU with XNNPACK; the embedder's input and output are float, int8 or uint8 as its tensors say. Not
+ * metadata's template, MobileFaceNet on the crop. LiteRT runs the three models on the CPU with
+ * XNNPACK; the embedder's input and output are float, int8 or uint8 as its tensors say. Not
  * thread-safe: use it from one thread.
  */
 final class FacePipeline implements AutoCloseable {
@@ -62,6 +63,7 @@ final class FacePipeline implements AutoCloseable {
     private final ByteBuffer landmarkerInput;
     private final ByteBuffer[] landmarkerOutputs = new ByteBuffer[3];
     private final int[] landmarkerOutputIndices;
+    private final Map<Integer, Object> landmarkerOutputMap = new HashMap<>();
     private final int regressorsIndex, scoresIndex;
     private final Tensor embedderInputTensor, embedderOutputTensor;
     final int threads;
@@ -87,6 +89,7 @@ final class FacePipeline implements AutoCloseable {
         landmarkerInput = allocate(landmarker.getInputTensor(0).numBytes());
         for (int k = 0; k < 3; k++) {
             landmarkerOutputs[k] = allocate(landmarker.getOutputTensor(landmarkerOutputIndices[k]).numBytes());
+            landmarkerOutputMap.put(landmarkerOutputIndices[k], landmarkerOutputs[k]);
         }
         embedderInputTensor = embedder.getInputTensor(0);
         embedderOutputTensor = embedder.getOutputTensor(0);
@@ -197,12 +200,10 @@ final class FacePipeline implements AutoCloseable {
     private float[][] runLandmarker(float[] input) {
         landmarkerInput.rewind();
         landmarkerInput.asFloatBuffer().put(input);
-        Map<Integer, Object> outputs = new HashMap<>();
-        for (int k = 0; k < 3; k++) {
-            landmarkerOutputs[k].rewind();
-            outputs.put(landmarkerOutputIndices[k], landmarkerOutputs[k]);
+        for (ByteBuffer output : landmarkerOutputs) {
+            output.rewind();
         }
-        landmarker.runForMultipleInputsOutputs(new Object[] {landmarkerInput}, outputs);
+        landmarker.runForMultipleInputsOutputs(new Object[] {landmarkerInput}, landmarkerOutputMap);
         return new float[][] {floats(landmarkerOutputs[0]), floats(landmarkerOutputs[1]), floats(landmarkerOutputs[2])};
     }
 

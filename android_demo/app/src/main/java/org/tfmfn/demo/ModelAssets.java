@@ -11,8 +11,8 @@ import org.tfmfn.facecore.ModelMetadata;
 
 /**
  * The three models in the app's assets, as {@code python -m tfmfn.android --model X.tflite} installs
- * them: the embedder with its tfmfn metadata, BlazeFace (full range) and MTCNN's ONet (landmarks). A missing or unreadable file
- * becomes an {@link IOException} whose message tells the user what to do.
+ * them: the embedder with its tfmfn metadata, BlazeFace (full range) and MTCNN's ONet (landmarks). A
+ * missing or unreadable file becomes an {@link IOException} whose message tells the user what to do.
  */
 final class ModelAssets {
     static final String EMBEDDER = "embedder.tflite";

@@ -49,7 +49,7 @@ public class GoldenTest {
         int[] alignedSize = new int[2];
         int[] expected = Goldens.image("aligned.png", alignedSize);
         assertEquals(112 * 112, expected.length);
-        double[] difference = pixelDifference(expected, crop);
+        double[] difference = Goldens.pixelDifference(expected, crop);
         // OpenCV interpolates with 5-bit fixed-point weights (each off by up to 1/64), facecore in double
         // precision: across an edge of 255 levels that is up to 4 levels.
         assertTrue("max pixel difference " + difference[0], difference[0] <= 4);
@@ -127,25 +127,12 @@ public class GoldenTest {
     }
 
     private static void assertWithinOneLevel(int[] expected, int[] actual) {
-        double worst = pixelDifference(expected, actual)[0];
+        double worst = Goldens.pixelDifference(expected, actual)[0];
         // OpenCV resizes in fixed point / single precision, facecore in double precision.
         assertTrue("max pixel difference " + worst, worst <= 1);
     }
 
     /** The largest and the mean absolute difference of two ARGB images' R, G and B levels. */
-    private static double[] pixelDifference(int[] expected, int[] actual) {
-        assertEquals(expected.length, actual.length);
-        int worst = 0;
-        long total = 0;
-        for (int i = 0; i < actual.length; i++) {
-            for (int shift = 0; shift <= 16; shift += 8) {
-                int difference = Math.abs(((actual[i] >> shift) & 0xff) - ((expected[i] >> shift) & 0xff));
-                worst = Math.max(worst, difference);
-                total += difference;
-            }
-        }
-        return new double[] {worst, total / (3.0 * actual.length)};
-    }
 
     /** The values at the goldens' sampled indices equal the golden {@code key} exactly. */
     private static void assertSampledValuesEqual(String key, float[] values) {

@@ -1,5 +1,7 @@
 package org.tfmfn.facecore;
 
+import static org.junit.Assert.assertEquals;
+
 import java.awt.image.BufferedImage;
 import java.io.File;
 import java.io.IOException;
@@ -55,5 +57,20 @@ final class Goldens {
             points[i] = new double[] {flat[2 * i], flat[2 * i + 1]};
         }
         return points;
+    }
+
+    /** {largest, mean} absolute difference of two ARGB images' colour channels, in grey levels. */
+    static double[] pixelDifference(int[] expected, int[] actual) {
+        assertEquals(expected.length, actual.length);
+        int worst = 0;
+        long total = 0;
+        for (int i = 0; i < actual.length; i++) {
+            for (int shift = 0; shift <= 16; shift += 8) {
+                int difference = Math.abs(((actual[i] >> shift) & 0xff) - ((expected[i] >> shift) & 0xff));
+                worst = Math.max(worst, difference);
+                total += difference;
+            }
+        }
+        return new double[] {worst, total / (3.0 * actual.length)};
     }
 }

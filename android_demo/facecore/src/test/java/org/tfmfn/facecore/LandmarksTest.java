@@ -98,18 +98,9 @@ public class LandmarksTest {
         Landmarks.Result found = Landmarks.locate(photo, width, height, detectionBox(), new Replay(), Landmarks.PASSES);
         double[][] template = Goldens.points(golden.get("template5"));
         int[] crop = Aligner.warp(photo, width, height, Aligner.matrixFromLandmarks(found.points, template), 112, 112);
-        int[] expected = Goldens.image("aligned.png", new int[2]);
-        int worst = 0;
-        long total = 0;
-        for (int i = 0; i < crop.length; i++) {
-            for (int shift = 0; shift <= 16; shift += 8) {
-                int difference = Math.abs(((crop[i] >> shift) & 0xff) - ((expected[i] >> shift) & 0xff));
-                worst = Math.max(worst, difference);
-                total += difference;
-            }
-        }
-        assertTrue("max pixel difference " + worst, worst <= 4);
-        assertTrue("mean pixel difference " + total / (3.0 * crop.length), total / (3.0 * crop.length) < 0.5);
+        double[] difference = Goldens.pixelDifference(Goldens.image("aligned.png", new int[2]), crop);
+        assertTrue("max pixel difference " + difference[0], difference[0] <= 4);
+        assertTrue("mean pixel difference " + difference[1], difference[1] < 0.5);
     }
 
     @Test(expected = IllegalArgumentException.class)
