@@ -52,7 +52,7 @@ Example:
 import dataclasses
 import json
 
-HEAD_CHOICES = ("arcface", "cosface", "combined", "normface", "softmax")
+HEAD_CHOICES = ("arcface", "cosface", "combined", "normface", "softmax", "none")
 OPTIMIZER_CHOICES = ("sgd", "adam")
 STRATEGY_CHOICES = ("auto", "default", "mirrored", "multi_worker", "tpu")
 
@@ -69,12 +69,15 @@ class TrainConfig:
     # What is trained.
     arch: str = _setting("mobilefacenet", "Zoo architecture (`python -m tfmfn.models` lists them).")
     embedding_size: int = _setting(None, "Embedding width (default: the model's own, 128 for most).")
-    head: str = _setting("arcface", "Classification head: arcface, cosface, combined (margins), normface (no margin) or softmax (plain, for a first stage).")
+    head: str = _setting("arcface", "Classification head: arcface, cosface, combined (margins), normface (no margin) or softmax (plain, for a first stage); none with --teacher.")
     scale: float = _setting(64.0, "The head's scale s (not used by softmax).")
     margin: float = _setting(0.5, "ArcFace's additive angular margin, or CosFace's cosine margin.")
     combined_margins: tuple = _setting((1.0, 0.3, 0.2), "m1,m2,m3 of the combined head: cos(m1*theta + m2) - m3.")
     init_from: str = _setting(None, "Start from a trained model: a model_dir, its export/ folder or an embedder .keras file (the head's weights come along when the identities match).")
     qat: bool = _setting(False, "Quantization-aware fine-tuning of --init_from in its int8 deploy form (tfmfn.quantize), BatchNorm frozen.")
+    teacher: str = _setting(None, "Distil from this trained embedder (model_dir, .keras, .tflite, ...): the student learns its normalised embeddings of --data's images, a folder of aligned faces whose labels are never read (tfmfn.train.teacher).")
+    teacher_cache: bool = _setting(True, "With --teacher: embed every image and its mirror image with the teacher once, before training, instead of in every step (the flip is then the only augmentation).")
+    similarity_weight: float = _setting(1.0, "With --teacher: weight of the loss term that holds the student's cosines within a batch to the teacher's.")
     # On what.
     data: str = _setting(None, "Training data: insightface folder or .rec, TFRecords, or identity folders.")
     eval_bins: tuple = _setting((), "Verification .bin sets evaluated every --eval_every steps, comma separated.")
@@ -123,8 +126,24 @@ class TrainConfig:
         self._check_schedule()
         if self.qat and not self.init_from:
             raise ValueError("--qat fine-tunes a trained model: give --init_from (a model_dir or embedder .keras)")
+        self._check_distillation()
         if len(self.combined_margins) != 3:
             raise ValueError(f"--combined_margins takes three values m1,m2,m3, not {self.combined_margins}")
+
+    def _check_distillation(self):
+        if self.teacher and self.head != "none":
+            raise ValueError(f"--teacher trains without a margin head: give --head none, not --head {self.head}")
+        if self.head == "none" and not self.teacher:
+            raise ValueError("--head none trains only by distillation: give --teacher, or a margin head")
+        if self.teacher and self.qat:
+            raise ValueError("--teacher trains a float student; quantise it afterwards with python -m tfmfn.convert --int8")
+        if self.teacher and self.teacher_cache and self.light_augment:
+            raise ValueError(
+                "--light_augment changes what the teacher sees, which its cached embeddings cannot follow: "
+                "give --noteacher_cache with it"
+            )
+        if self.similarity_weight < 0:
+            raise ValueError(f"--similarity_weight must be 0 or more, not {self.similarity_weight}")
 
     def _check_choice(self, name, choices):
         if getattr(self, name) not in choices:
@@ -245,6 +264,21 @@ PRESETS = {
         "eval_every": 100,
     },
 }
+PRESETS["distill_quick"] = {
+    "head": "none",
+    "teacher": "runs/sirius",
+    "model_dir": "runs/distill_quick",
+    "batch_size": 32,
+    "steps": 700,
+    "optimizer": "adam",
+    "learning_rate": 2e-3,
+    "lr_boundaries": (0.75, 0.9),
+    "log_every": 10,
+    "checkpoint_every": 100,
+    "eval_every": 175,
+}
+PRESETS["distill_lfw"] = {**PRESETS["distill_quick"], "model_dir": "runs/distill_lfw", "steps": 2400, "eval_every": 300,
+                          "checkpoint_every": 200}
 PRESETS["ms1m_softmax"] = {"head": "softmax", "steps": 120000, "lr_boundaries": (), "model_dir": "runs/ms1m_softmax"}
 PRESETS["ms1m_arcface"] = {**PRESETS["paper_ms1m"], "init_from": "runs/ms1m_softmax", "model_dir": "runs/ms1m_arcface"}
 PRESETS["synthetic_softmax"] = {

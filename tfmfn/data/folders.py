@@ -1,7 +1,9 @@
-"""Image folders with one sub-folder per identity (`root/<identity>/<image>`).
+"""Image folders: one sub-folder per identity (`root/<identity>/<image>`), or any tree of unlabelled images.
 
 Identities are numbered in sorted folder-name order, so the same tree always gets
-the same labels; sub-folders without images are not identities.
+the same labels; sub-folders without images are not identities. `list_images`
+reads a tree without labels (for distillation): every image under the root, at
+any depth, in sorted path order.
 
 Example:
 
@@ -36,3 +38,29 @@ def list_identity_folders(root):
     if not files:
         raise ValueError(f"{root}: no images in identity sub-folders (expected {root}/<identity>/<image>)")
     return files, labels, names
+
+
+def list_images(root):
+    """Paths of every image under `root`, at any depth, in sorted order (no labels: folder names are not read).
+
+    Example:
+
+        >>> import os, tempfile
+        >>> root = tempfile.mkdtemp()
+        >>> for name in ("b.png", "x/a.jpg", "x/y/c.bmp", "notes.txt"):
+        ...     os.makedirs(os.path.join(root, os.path.dirname(name)), exist_ok=True)
+        ...     open(os.path.join(root, name), "wb").close()
+        >>> [os.path.relpath(path, root) for path in list_images(root)]
+        ['b.png', 'x/a.jpg', 'x/y/c.bmp']
+    """
+    if not os.path.isdir(root):
+        raise FileNotFoundError(f"{root}: no such folder; give a folder of aligned face images")
+    files = sorted(
+        os.path.join(folder, name)
+        for folder, _, names in os.walk(root)
+        for name in names
+        if name.lower().endswith(IMAGE_SUFFIXES)
+    )
+    if not files:
+        raise ValueError(f"{root}: no images ({', '.join(IMAGE_SUFFIXES)}) in it or its sub-folders")
+    return files

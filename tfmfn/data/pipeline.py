@@ -7,6 +7,7 @@
 | a folder with `train.rec` (or the `.rec` file) | insightface RecordIO |
 | TFRecord shards (prefix, `.json`, file, glob)  | tfmfn's TFRecord schema |
 | a folder of identity sub-folders               | image folders |
+| any folder of images, `labelled=False`         | unlabelled images (distillation): each image's label is its number |
 
 `make_dataset(source, batch_size)` shards (per `tf.distribute.InputContext`),
 shuffles, decodes in parallel, flips and lightly augments, normalises to
@@ -51,7 +52,8 @@ class DamagedDataError(ValueError):
 
 @dataclasses.dataclass
 class FaceSource:
-    """A training set: where it is, what format, how many images and identities."""
+    """A training set: where it is, what format, how many images and identities (0 for unlabelled
+    "images", whose `labels` are the images' numbers in `files`)."""
 
     format: str
     path: str
@@ -71,7 +73,7 @@ class FaceSource:
         if self.format == "rec":
             for position in order:
                 yield self.reader.read(int(position))
-        elif self.format == "folder":
+        elif self.format in ("folder", "images"):
             for position in order:
                 with open(self.files[position], "rb") as stream:
                     yield stream.read(), self.labels[position]
@@ -189,10 +191,19 @@ class FaceSource:
         return sum(self.file_sizes[shard::num_shards])
 
 
-def open_source(path):
-    """The `FaceSource` at `path` (insightface folder or .rec, TFRecords, identity folders)."""
+def open_source(path, labelled=True):
+    """The `FaceSource` at `path` (insightface folder or .rec, TFRecords, identity folders); with
+    `labelled=False`, every image in the folder `path` and its sub-folders, unlabelled."""
     if path.endswith(".bin"):
         raise ValueError(f"{path} is a verification set (pairs), not training data; pass it to --eval_bins")
+    if not labelled:
+        if not os.path.isdir(path):
+            raise ValueError(
+                f"{path}: unlabelled training data is a folder of aligned face images (any layout); "
+                "python -m tfmfn.align --input PHOTOS --out FOLDER makes one from photos"
+            )
+        files = folders.list_images(path)
+        return FaceSource("images", path, len(files), 0, files=files, labels=list(range(len(files))))
     rec_folder = os.path.dirname(path) if path.endswith(".rec") else path
     if os.path.isfile(os.path.join(rec_folder, "train.rec")) or path.endswith(".rec"):
         name = os.path.splitext(os.path.basename(path))[0] if path.endswith(".rec") else "train"
@@ -247,9 +258,11 @@ def _decode_readable(encoded, image_size):
     return image, unreadable
 
 
-def _refuse_unreadable(image, label, unreadable):
+def _refuse_unreadable(image, *rest):
+    """(image, label[, mirrored]) of (image, label[, mirrored], unreadable), asserting it was readable."""
+    *extra, unreadable = rest
     with tf.control_dependencies([tf.debugging.Assert(tf.logical_not(unreadable), [_DAMAGED])]):
-        return tf.identity(image), label
+        return (tf.identity(image), *extra)
 
 
 @contextlib.contextmanager
@@ -267,19 +280,22 @@ def damaged_data_errors(source):
 
 
 def augment(image, seed, flip=True, light=False):
-    """Random horizontal flip; with `light`, small random brightness, contrast and saturation.
+    """(image, whether it was mirrored): a random horizontal flip; with `light`, small random
+    brightness, contrast and saturation.
 
     Stateless: the same `seed` (shape [2]) gives the same augmentation, wherever it runs.
     """
     seeds = tf.random.experimental.stateless_split(seed, 4)
+    mirrored = tf.constant(False)
     if flip:
-        image = tf.image.stateless_random_flip_left_right(image, seeds[0])
+        mirrored = tf.random.stateless_uniform([], seeds[0]) < 0.5
+        image = tf.cond(mirrored, lambda: tf.image.flip_left_right(image), lambda: image)
     if light:
         image = tf.image.stateless_random_brightness(image, 20.0, seeds[1])
         image = tf.image.stateless_random_contrast(image, 0.8, 1.2, seeds[2])
         image = tf.image.stateless_random_saturation(image, 0.8, 1.2, seeds[3])
         image = tf.clip_by_value(image, 0.0, 255.0)
-    return image
+    return image, mirrored
 
 
 def sample_faces(source, count, image_size=preprocess.INPUT_SIZE, skip=0, seed=0):
@@ -297,7 +313,7 @@ def sample_faces(source, count, image_size=preprocess.INPUT_SIZE, skip=0, seed=0
 
 def check_training_source(source, batch_size):
     """Raises ValueError, saying what to do, when `source` cannot give batches of `batch_size`."""
-    if source.num_classes < 2:
+    if source.format != "images" and source.num_classes < 2:
         raise ValueError(f"{source.path}: {source.num_classes} identity; training needs at least 2")
     if batch_size > source.num_images:
         raise ValueError(
@@ -317,8 +333,10 @@ def make_dataset(
     drop_remainder=True,
     seed=0,
     start_step=0,
+    mirror_flags=False,
 ):
-    """Batches of (normalised float32 images, int32 labels) from a `FaceSource`.
+    """Batches of (normalised float32 images, int32 labels) from a `FaceSource`, with
+    `mirror_flags` (training only) (images, labels, whether each image was mirrored).
 
     `batch_size` is the global batch; with an `input_context` each pipeline yields
     its replicas' share. Training data repeats forever, a new permutation each epoch,
@@ -336,7 +354,9 @@ def make_dataset(
 
         def prepare(encoded, label, position):
             image, unreadable = _decode_readable(encoded, image_size)
-            image = augment(image, tf.stack([seed_tensor, position]), flip, light_augment)
+            image, mirrored = augment(image, tf.stack([seed_tensor, position]), flip, light_augment)
+            if mirror_flags:
+                return preprocess.normalize(image), label, mirrored, unreadable
             return preprocess.normalize(image), label, unreadable
 
         dataset = source.training_stream(batch_size, seed, start_step, input_context)

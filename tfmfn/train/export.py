@@ -85,6 +85,13 @@ def export_run(config, trainer, source, strategy, best, chief):
         "strategy": type(strategy).__name__,
         "replicas": strategy.num_replicas_in_sync,
     }
+    if trainer.teacher:
+        training["data"]["labels"] = "not read: distilled from the teacher's embeddings"
+        training["teacher"] = trainer.teacher.record()
+        training["licence"] = (
+            f"a student inherits its teacher's terms and its images': teacher: {trainer.teacher.licence}; "
+            f"images: those of {storage.absolute(config.data)}"
+        )
     if config.init_from:
         training["initial_weights"] = os.path.abspath(locate(config.init_from).path)
         training["head_from_initial_weights"] = trainer.head_from_init

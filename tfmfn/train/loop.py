@@ -1,5 +1,6 @@
 """The training loop: data, strategy, checkpoints and resumption, evaluation, the best weights, export."""
 
+import json
 import os
 import tempfile
 import time
@@ -8,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from tfmfn import storage
+from tfmfn import models, storage
 from tfmfn.data import pipeline
 from tfmfn.model_files import locate
 from tfmfn.train.export import Evaluator, export_run, read_best, write_best
@@ -18,13 +19,15 @@ from tfmfn.train.run_folder import (
     refuse_another_run,
 )
 from tfmfn.train.strategies import is_chief, make_strategy
+from tfmfn.train.teacher import TEACHER_RECORD, Teacher, record_teacher
 
 
 def _check_data(config):
     if not config.data:
         raise ValueError(
-            f"--data is required with --config {config.preset}: an insightface folder (train.rec), "
-            "TFRecords or a folder of identity folders"
+            f"--data is required with --config {config.preset}: "
+            + ("a folder of aligned face images" if config.teacher else
+               "an insightface folder (train.rec), TFRecords or a folder of identity folders")
         )
     if not storage.exists(config.data) and not tf.io.gfile.glob(config.data + "*"):
         hint = " (render it with: python -m tfmfn.data synth --out runs/synth)" if config.preset == "synthetic" else ""
@@ -56,7 +59,7 @@ def _train(config, strategy, verbose):
         on_tpu = isinstance(strategy, tf.distribute.TPUStrategy)
         keras.mixed_precision.set_global_policy("mixed_bfloat16" if on_tpu else "mixed_float16")
     chief = is_chief(strategy)
-    source = pipeline.open_source(config.data)
+    source = pipeline.open_source(config.data, labelled=not config.teacher)
     pipeline.check_training_source(source, config.batch_size)
     say = print if verbose else (lambda *args, **kwargs: None)
     if config.epochs is not None:
@@ -64,11 +67,22 @@ def _train(config, strategy, verbose):
         say(f"{epochs:g} epochs of {source.num_images} images at batch {config.batch_size}: {config.schedule_text()}")
     started_from = initial_weights(config) if config.init_from else None
     refuse_another_run(config)  # before its checkpoint is restored into another model
+    teacher = targets = None
+    if config.teacher:
+        teacher = Teacher(config.teacher)
+        teacher_record = record_teacher(config.model_dir, teacher)
+        say(f"distilling {teacher.path} ({teacher_record['model']}, {teacher.embedding_size}-d); "
+            f"its terms: {teacher.licence}")
+        teacher.check_student(models.build(config.arch).input_shape[1:3])  # before anything is written
+        if config.teacher_cache:
+            targets = teacher.cached_embeddings(source, config.model_dir if chief else None, verbose, say)
     restore_from = tf.train.latest_checkpoint(os.path.join(config.model_dir, CHECKPOINT_FOLDER))
-    trainer = Trainer(config, strategy, source, restore_from)
+    trainer = Trainer(config, strategy, source, restore_from, teacher, targets)
     evaluator = Evaluator(config.eval_bins, config, trainer.input_size) if config.eval_bins else None
     if chief:
         prepare_model_dir(config, started_from)
+        if teacher:
+            storage.write_text(os.path.join(config.model_dir, TEACHER_RECORD), json.dumps(teacher_record, indent=2))
     write_dir = config.model_dir if chief else tempfile.mkdtemp()
     manager = tf.train.CheckpointManager(
         trainer.checkpoint, os.path.join(write_dir, CHECKPOINT_FOLDER), config.keep_checkpoints, checkpoint_name="ckpt"
@@ -76,9 +90,11 @@ def _train(config, strategy, verbose):
     start = trainer.step
     log = RunLog(config.model_dir, start, enabled=chief)
     best = read_best(config.model_dir)
+    what = (f"{source.num_images} unlabelled images" if teacher else
+            f"{source.num_images} images of {source.num_classes} identities ({source.format})")
     say(
-        f"{config.arch} + {config.head} on {source.num_images} images of {source.num_classes} identities "
-        f"({source.format}); {strategy.num_replicas_in_sync} replica(s) under {type(strategy).__name__}; "
+        f"{config.arch} + {'the teacher' if teacher else config.head} on {what}; "
+        f"{strategy.num_replicas_in_sync} replica(s) under {type(strategy).__name__}; "
         + (f"resuming at step {start}" if start else "starting at step 0")
         + f" of {config.steps}, learning rate {trainer.learning_rate():g}"
     )
@@ -110,7 +126,9 @@ def _train(config, strategy, verbose):
         if evaluator and start == 0:
             evaluate_now(0)
         iterator = iter(trainer.dataset(start))
-        bar = ResumedProgbar(config.steps, start, stateful_metrics=["loss", "acc", "lr"], verbose=1 if verbose else 0)
+        agreement = "teacher_cosine" if teacher else "accuracy"
+        shown = "cos" if teacher else "acc"
+        bar = ResumedProgbar(config.steps, start, stateful_metrics=["loss", shown, "lr"], verbose=1 if verbose else 0)
         step, tick, images = start, time.perf_counter(), 0
         while step < config.steps:
             count = min(
@@ -125,11 +143,11 @@ def _train(config, strategy, verbose):
                     f"from the last checkpoint in {config.model_dir}"
                 )
             step, images = step + count, images + count * config.batch_size
-            bar.update(step, [("loss", loss), ("acc", accuracy), ("lr", trainer.learning_rate(step - 1))])
+            bar.update(step, [("loss", loss), (shown, accuracy), ("lr", trainer.learning_rate(step - 1))])
             if step % config.log_every == 0 or step == config.steps:
                 now = time.perf_counter()
                 log.train_row({
-                    "step": step, "loss": loss, "weight_decay": penalty, "accuracy": accuracy,
+                    "step": step, "loss": loss, "weight_decay": penalty, agreement: accuracy,
                     "learning_rate": trainer.learning_rate(step - 1), "images_per_second": images / (now - tick),
                 })
                 tick, images = now, 0

@@ -1,5 +1,6 @@
 """What trains: the embedder (synchronized BatchNorm, weight decay as the table rows decide), the margin
-head, their initial weights, the learning-rate schedule and the training step (`Trainer`)."""
+head (or, distilling, the projection onto the teacher's embeddings), their initial weights, the
+learning-rate schedule and the training step (`Trainer`)."""
 
 import os
 
@@ -11,6 +12,7 @@ from tfmfn import heads, models, preprocess, quantize, storage
 from tfmfn.data import pipeline
 from tfmfn.inference import load_keras_model
 from tfmfn.model_files import locate
+from tfmfn.train import teacher as teachers
 from tfmfn.train.run_folder import HEAD_WEIGHTS
 
 QAT_CALIBRATION_IMAGES = 256
@@ -129,22 +131,32 @@ class LearningRate(keras.optimizers.schedules.LearningRateSchedule):
 class Trainer:
     """One training run of `config` under `strategy`: models, optimiser, data and the step function."""
 
-    def __init__(self, config, strategy, source, restore_from=None):
-        """`restore_from`: a checkpoint of this run to continue from (`tf.train.latest_checkpoint`)."""
+    def __init__(self, config, strategy, source, restore_from=None, teacher=None, targets=None):
+        """`restore_from`: a checkpoint of this run to continue from (`tf.train.latest_checkpoint`);
+        `teacher` (a `tfmfn.train.teacher.Teacher`) when distilling, with `targets` its cached
+        embeddings of `source`'s images (None: the teacher runs in the step)."""
         self.config = config
         self.strategy = strategy
         self.source = source
+        self.teacher = teacher
         with strategy.scope():
             synchronized = config.sync_batch_norm and strategy.num_replicas_in_sync > 1
             self.embedder = build_embedder(config, synchronized)
-            initializer = keras.initializers.RandomNormal(stddev=0.01, seed=config.seed)
             decay = config.weight_decay_after_global
-            self.head = heads.HEADS[config.head](
-                source.num_classes, kernel_initializer=initializer,
-                kernel_regularizer=keras.regularizers.L2(0.5 * decay) if decay else None, **config.head_arguments()
-            )
-            self.model = heads.training_model(self.embedder, self.head)
-            self.head_from_init = bool(config.init_from) and load_initial_head(self.head, config.init_from)
+            if teacher:
+                teacher.check_student(self.embedder.input_shape[1:3])
+                self.head = teachers.projection(self.embedder.output_shape[-1], teacher.embedding_size, decay)
+                self.model = keras.Model(self.embedder.input, [self.embedder.output, self.head(self.embedder.output)])
+                self.targets = None if targets is None else tf.constant(targets, tf.float32)
+                self.teacher_in_step = None if targets is not None else teacher.in_step((preprocess.PIXEL_MEAN, preprocess.PIXEL_SCALE))
+            else:
+                initializer = keras.initializers.RandomNormal(stddev=0.01, seed=config.seed)
+                self.head = heads.HEADS[config.head](
+                    source.num_classes, kernel_initializer=initializer,
+                    kernel_regularizer=keras.regularizers.L2(0.5 * decay) if decay else None, **config.head_arguments()
+                )
+                self.model = heads.training_model(self.embedder, self.head)
+            self.head_from_init = bool(config.init_from) and not teacher and load_initial_head(self.head, config.init_from)
             self.schedule = LearningRate(config)
             rate = self.schedule if config.lr_boundaries or config.warmup_steps else config.learning_rate
             if config.optimizer == "sgd":
@@ -182,14 +194,19 @@ class Trainer:
         return float(self.schedule(self.step if step is None else step))
 
     def dataset(self, start_step):
-        """The distributed training batches from `start_step` on."""
+        """The distributed training batches from `start_step` on: (images, labels), or distilling (images,
+        the teacher's embeddings of them) with cached ones, else (images, image numbers)."""
+        cached = self.teacher is not None and self.targets is not None
 
         def pipeline_for(context):
-            return pipeline.make_dataset(
+            batches = pipeline.make_dataset(
                 self.source, self.config.batch_size, self.input_size, flip=self.config.flip,
                 light_augment=self.config.light_augment, input_context=context, seed=self.config.seed,
-                start_step=start_step,
+                start_step=start_step, mirror_flags=cached,
             )
+            if cached:
+                return batches.map(self._cached_targets)
+            return batches
 
         return self.strategy.distribute_datasets_from_function(pipeline_for)
 
@@ -201,6 +218,10 @@ class Trainer:
         faces = pipeline.sample_faces(self.source, images, self.input_size, seed=self.config.seed)
         quantize.calibrate(self.embedder, float_model, preprocess.normalize(faces.astype(np.float32)))
 
+    def _cached_targets(self, images, numbers, mirrored):
+        """(images, the teacher's cached embeddings of them, mirrored or not)."""
+        return images, tf.gather_nd(self.targets, tf.stack([numbers, tf.cast(mirrored, tf.int32)], axis=1))
+
     def losses(self, images, labels):
         """(cross-entropy averaged over the global batch, this replica's share of the weight decay, logits)."""
         logits = self.model([images, labels], training=True)
@@ -209,10 +230,26 @@ class Trainer:
         penalty = tf.nn.scale_regularization_loss(weight_decay_penalty(self.model))
         return loss, penalty, logits
 
+    def distillation_losses(self, images, targets):
+        """(distillation loss averaged over the global batch, this replica's share of the weight decay,
+        this replica's sum of cosines to the teacher); `targets` are the teacher's embeddings, or the
+        images' numbers when the teacher runs here."""
+        if self.teacher_in_step is not None:
+            targets = self.teacher_in_step(images)
+        embeddings, projected = self.model(images, training=True)
+        per_example, cosine = teachers.distillation_loss(embeddings, projected, targets, self.config.similarity_weight)
+        loss = tf.nn.compute_average_loss(per_example, global_batch_size=self.config.batch_size)
+        penalty = tf.nn.scale_regularization_loss(weight_decay_penalty(self.model))
+        return loss, penalty, tf.reduce_sum(cosine)
+
     def _replica_step(self, images, labels):
+        """One step on this replica's share; distilling, `labels` are the teacher's targets (see `dataset`)."""
         scaled = isinstance(self.optimizer, keras.mixed_precision.LossScaleOptimizer)
         with tf.GradientTape() as tape:
-            loss, penalty, logits = self.losses(images, labels)
+            if self.teacher:
+                loss, penalty, agreement = self.distillation_losses(images, labels)
+            else:
+                loss, penalty, logits = self.losses(images, labels)
             total = loss + penalty
             if scaled:
                 total = self.optimizer.get_scaled_loss(total)
@@ -225,11 +262,14 @@ class Trainer:
         self.optimizer.apply_gradients(
             zip(gradients, self.model.trainable_variables), skip_gradients_aggregation=bool(self.config.clip_norm)
         )
+        if self.teacher:
+            return loss, penalty, agreement / self.config.batch_size
         correct = tf.cast(tf.equal(tf.argmax(logits, -1, output_type=tf.int32), labels), tf.float32)
         return loss, penalty, tf.reduce_sum(correct) / self.config.batch_size
 
     def run_steps(self, iterator, count):
-        """Runs `count` steps; returns the last step's (loss, weight decay penalty, accuracy)."""
+        """Runs `count` steps; returns the last step's (loss, weight decay penalty, accuracy), distilling
+        (loss, penalty, mean cosine of the projected embeddings to the teacher's)."""
         if self._steps_function is None:
 
             @tf.function

@@ -24,7 +24,9 @@ BEST_SUMMARY = "best.json"
 BEST_ROC = "roc.png"
 TRAIN_LOG = "train_log.csv"
 EVAL_LOG = "eval_log.csv"
-TRAIN_COLUMNS = ("step", "loss", "weight_decay", "accuracy", "learning_rate", "images_per_second")
+TRAIN_COLUMNS = ("step", "loss", "weight_decay", "accuracy", "teacher_cosine", "learning_rate", "images_per_second")
+"""`accuracy` is the margin head's on the training batch; `teacher_cosine`, distilling, the mean cosine of the
+projected embeddings to the teacher's (each run fills one of the two)."""
 EVAL_COLUMNS = ("step", "set", "accuracy", "accuracy_std", "threshold", "val_at_far_1e-3", "auc")
 
 
@@ -36,8 +38,8 @@ class RunLog:
         self.enabled = enabled
         if not enabled:
             return
-        for name in (TRAIN_LOG, EVAL_LOG):
-            _drop_rows_after(os.path.join(folder, name), resumed_step)
+        for name, columns in ((TRAIN_LOG, TRAIN_COLUMNS), (EVAL_LOG, EVAL_COLUMNS)):
+            _drop_rows_after(os.path.join(folder, name), resumed_step, columns)
         self.writer = tf.summary.create_file_writer(os.path.join(folder, "logs"))
 
     def train_row(self, row):
@@ -87,7 +89,8 @@ def plot_curves(model_dir, path):
     figure, (loss_axis, accuracy_axis) = plt.subplots(1, 2, figsize=(10, 4))
     if train_rows:
         steps = [int(row["step"]) for row in train_rows]
-        loss_axis.plot(steps, [float(row["loss"]) for row in train_rows], label="margin loss")
+        label = "distillation loss" if train_rows[0].get("teacher_cosine") else "margin loss"
+        loss_axis.plot(steps, [float(row["loss"]) for row in train_rows], label=label)
         loss_axis.plot(steps, [float(row["weight_decay"]) for row in train_rows], label="weight decay")
         loss_axis.legend()
     loss_axis.set_xlabel("step")
@@ -115,13 +118,14 @@ def _read_rows(path):
         return list(csv.DictReader(stream))
 
 
-def _drop_rows_after(path, step):
-    """Keeps the rows of a CSV log up to `step`, those of the checkpoint a run resumes from."""
+def _drop_rows_after(path, step, columns):
+    """Keeps the rows of a CSV log up to `step`, those of the checkpoint a run resumes from, under
+    today's `columns` (a log an earlier release began gets the columns it lacked, empty)."""
     rows = _read_rows(path)
     if not rows:
         return
     with storage.written(path) as local, open(local, "w", newline="") as stream:
-        writer = csv.DictWriter(stream, list(rows[0]))
+        writer = csv.DictWriter(stream, columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(row for row in rows if int(row["step"]) <= step)
 
