@@ -1,5 +1,6 @@
 """Distillation (`tfmfn.train --teacher`): the loss falls, labels are never read, the teacher's cached
-embeddings are those of the images as the student sees them, a run resumes, the card names the teacher.
+embeddings are those of the images as the student sees them, a run resumes, the card names the teacher,
+the student converts to int8.
 
 Every run trains on a tiny SYNTHETIC set (32 faces, no labels read) for a few steps; the teacher is an
 untrained 64-d MobileFaceNet (so the student's 128-d embedding goes through the learned projection).
@@ -17,7 +18,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from tfmfn import config as configs
-from tfmfn import model_card, models, preprocess, train
+from tfmfn import convert, litert, model_card, models, preprocess, train
 from tfmfn.data import pipeline, synth
 from tfmfn.train.teacher import TEACHER_CACHE, Teacher, distillation_loss
 
@@ -113,6 +114,22 @@ def test_a_resumed_run_reaches_the_uninterrupted_weights_and_reads_its_cache(fac
     assert projection["kernel"].shape == (128, 64)  # the student's 128-d onto the teacher's 64-d
 
 
+def test_a_second_stage_starts_from_the_students_weights_and_projection(faces, tmp_path):
+    train.train(distil_config(faces, tmp_path / "first", steps=1), verbose=False)
+    recipe = distil_config(faces, tmp_path / "second", init_from=str(tmp_path / "first"))
+    source = pipeline.open_source(recipe.data, labelled=False)
+    trainer = train.Trainer(recipe, tf.distribute.get_strategy(), source, teacher=Teacher(recipe.teacher))
+    assert trainer.head_from_init
+    np.testing.assert_array_equal(trainer.head.kernel.numpy(), np.load(tmp_path / "first" / "export" / "head.npz")["kernel"])
+    first = keras.models.load_model(tmp_path / "first" / "export" / "embedder.keras", compile=False)
+    for a, b in zip(first.get_weights(), trainer.embedder.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    other = tmp_path / "other.keras"
+    models.build("mobilefacenet", embedding_size=64).save(other)
+    elsewhere = distil_config(faces, tmp_path / "third", init_from=str(tmp_path / "first"), teacher=str(other))
+    assert not train.Trainer(elsewhere, tf.distribute.get_strategy(), source, teacher=Teacher(other)).head_from_init
+
+
 def test_cli_distils_exports_and_names_the_teacher_on_the_card(faces, tmp_path):
     flat, teacher, pairs = faces
     result = subprocess.run(
@@ -131,6 +148,16 @@ def test_cli_distils_exports_and_names_the_teacher_on_the_card(faces, tmp_path):
     assert "inherits" in card["training"]["licence"]
     assert card["evaluation"]["val"]["accuracy"] > 0
     assert (tmp_path / "run" / "curves.png").stat().st_size > 0
+
+    report = convert.convert(  # the student has no labels to fine-tune on: its QAT distils it on its own faces
+        convert.Request(model=str(tmp_path / "run"), out=str(tmp_path / "int8.tflite"), qat_steps=2,
+                        eval_bins=(str(pairs),), parity_images=8),
+        say=lambda *args: None,
+    )
+    assert report["quantization"] == "int8 qat" and report["fully_delegated"]
+    qat_card = json.loads((tmp_path / "run_qat" / "export" / "model_card.json").read_text())
+    assert qat_card["training"]["data"] == {"path": str(flat), "num_images": 32, "labels": "none"}
+    assert litert.read_metadata(str(tmp_path / "int8.tflite"))["embedding_size"] == 128
 
 
 def test_errors_say_what_to_do(faces, tmp_path):

@@ -3,6 +3,7 @@
 Every run here trains on a tiny SYNTHETIC set (8 identities x 4 images) for a few steps.
 """
 
+import csv
 import json
 import os
 import signal
@@ -142,7 +143,8 @@ def test_a_run_in_epochs_trains_the_steps_they_make(tiny, tmp_path):
     recipe = tiny_config(tiny, tmp_path, epochs=1.5, lr_boundaries=(1,), learning_rate=0.01)
     card = train.train(recipe, verbose=False)  # 32 images at batch 8: 6 steps, the boundary at step 4
     assert card["training"]["steps_trained"] == 6
-    rates = [float(row.split(",")[4]) for row in (tmp_path / "train_log.csv").read_text().splitlines()[1:]]
+    rows = list(csv.DictReader((tmp_path / "train_log.csv").open()))
+    rates = [float(row["learning_rate"]) for row in rows]
     assert rates == pytest.approx([0.01] * 5 + [0.001])  # as with steps: the rate drops after the boundary step
 
 

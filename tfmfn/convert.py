@@ -262,14 +262,15 @@ def _fine_tune(source, request, say):
 
     model_path, card = source.path, source.card
     model_dir = request.qat_dir or os.path.normpath(source.run_folder) + "_qat"
-    if "config" not in card["training"]:
-        if request.representative is None:
+    trained_config = card["training"].get("config")
+    if not trained_config or trained_config.get("teacher"):
+        faces = request.representative or (trained_config or {}).get("data")
+        if faces is None:
             raise ConversionError(f"{model_path} has no training config (an imported model): its QAT distils the "
                                   "float model on unlabelled faces; give them with --representative DIR, or use --ptq")
-        distill.distill(source, request.representative, model_dir, request.qat_steps,
-                        learning_rate=request.qat_learning_rate, say=say)
+        distill.distill(source, faces, model_dir, request.qat_steps, learning_rate=request.qat_learning_rate, say=say)
         return model_files.locate(model_dir)
-    trained = configs.TrainConfig.from_json(json.dumps(card["training"]["config"]))
+    trained = configs.TrainConfig.from_json(json.dumps(trained_config))
     config = dataclasses.replace(
         trained, init_from=os.path.abspath(model_path), qat=True, model_dir=model_dir, steps=request.qat_steps,
         optimizer="adam", learning_rate=request.qat_learning_rate, lr_boundaries=(),

@@ -95,7 +95,7 @@ def distill(source, faces_path, out_dir, steps=200, batch_size=32, learning_rate
     model = inference.load_keras_model(source)
     normalization = source.normalization
     input_size = tuple(model.input_shape[1:3])
-    faces = pipeline.sample_faces(faces_path, max_images, input_size)
+    faces = pipeline.sample_faces(pipeline.open_source(faces_path, labelled=False), max_images, input_size)
     say(f"distilling {model_path} into its int8 QAT form on {len(faces)} faces of {faces_path}, {steps} steps")
     student, losses = distill_model(model, faces, steps, batch_size, learning_rate, normalization)
     export_dir = os.path.join(out_dir, model_files.EXPORT_FOLDER)

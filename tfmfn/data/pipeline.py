@@ -193,23 +193,23 @@ class FaceSource:
 
 def open_source(path, labelled=True):
     """The `FaceSource` at `path` (insightface folder or .rec, TFRecords, identity folders); with
-    `labelled=False`, every image in the folder `path` and its sub-folders, unlabelled."""
+    `labelled=False`, a folder of images: every image in it and its sub-folders, unlabelled (an
+    insightface folder or TFRecords stay labelled)."""
     if path.endswith(".bin"):
         raise ValueError(f"{path} is a verification set (pairs), not training data; pass it to --eval_bins")
-    if not labelled:
-        if not os.path.isdir(path):
-            raise ValueError(
-                f"{path}: unlabelled training data is a folder of aligned face images (any layout); "
-                "python -m tfmfn.align --input PHOTOS --out FOLDER makes one from photos"
-            )
-        files = folders.list_images(path)
-        return FaceSource("images", path, len(files), 0, files=files, labels=list(range(len(files))))
+    if not labelled and not os.path.isdir(path):
+        raise ValueError(
+            f"{path}: unlabelled training data is a folder of aligned face images (any layout); "
+            "python -m tfmfn.align --input PHOTOS --out FOLDER makes one from photos"
+        )
     rec_folder = os.path.dirname(path) if path.endswith(".rec") else path
     if os.path.isfile(os.path.join(rec_folder, "train.rec")) or path.endswith(".rec"):
         name = os.path.splitext(os.path.basename(path))[0] if path.endswith(".rec") else "train"
         reader = recordio.InsightFaceRec(rec_folder, name)
         return FaceSource("rec", path, reader.num_images, reader.num_classes, reader=reader)
     if os.path.isdir(path) and not any(name.endswith(".tfrecord") for name in os.listdir(path)):
+        if not labelled:
+            return _unlabelled(path)
         files, labels, names = folders.list_identity_folders(path)
         return FaceSource("folder", path, len(files), len(names), files=files, labels=labels)
     shards = tfrecord.find_shards(path)
@@ -222,6 +222,11 @@ def open_source(path, labelled=True):
     file_sizes = [sizes[os.path.basename(shard)] for shard in shards]
     return FaceSource("tfrecord", path, summary["num_images"], summary["num_classes"], files=shards,
                       file_sizes=file_sizes)
+
+
+def _unlabelled(path):
+    files = folders.list_images(path)
+    return FaceSource("images", path, len(files), 0, files=files, labels=list(range(len(files))))
 
 
 def _labels_of(shard, path):
@@ -300,9 +305,10 @@ def augment(image, seed, flip=True, light=False):
 
 def sample_faces(source, count, image_size=preprocess.INPUT_SIZE, skip=0, seed=0):
     """Up to `count` uint8 faces (N, H, W, 3) drawn at random from `source` (a FaceSource or
-    path), the first `skip` of the draw left out (two calls can give disjoint samples)."""
+    path: training data, or any folder of face images, whose layout is not read), the first
+    `skip` of the draw left out (two calls can give disjoint samples)."""
     if isinstance(source, str):
-        source = open_source(source)
+        source = open_source(source, labelled=not os.path.isdir(source))
     count = min(count, source.num_images - skip)
     if count < 1:
         raise ValueError(f"{source.path}: {source.num_images} images, none left after skipping {skip}")

@@ -4,6 +4,12 @@
     python -m tfmfn.train --config synthetic             # about 10 minutes on 2 CPU cores
     python -m tfmfn.train --config paper_casia --data faces_webface_112x112 \\
         --eval_bins faces_webface_112x112/lfw.bin,faces_webface_112x112/agedb_30.bin --model_dir runs/casia
+    python -m tfmfn.train --config distill_quick --teacher runs/sirius --data aligned/ \
+        --eval_bins devtest.bin --model_dir runs/student      # distillation: no labels read
+
+With `--teacher` (the `distill_*` presets) the student learns a trained model's normalised
+embeddings of the images of a folder of aligned faces, whatever its layout, and no head
+(`tfmfn.train.teacher`: the loss, the projection, the cached embeddings).
 
 Flags override the preset (`tfmfn.config`); `--print_config` shows the result. The
 same command started again continues from the last checkpoint, at the same
@@ -20,7 +26,9 @@ step, learning rate and place in the data. MODEL_DIR holds:
 | `export/embedder.keras`     | the embedding model, float32, no head (best weights if evaluated) |
 | `export/qat_embedder.weights.h5` | instead, after `--qat`: the QAT weights (tfmot's layers do not reload from .keras) |
 | `export/head.npz`           | the margin head's weights, for fine-tuning with `--init_from` |
-| `export/model_card.json`    | model, input size, normalisation, config, evaluation        |
+| `export/model_card.json`    | model, input size, normalisation, config, evaluation (distilled: the teacher, its sha256 and terms) |
+| `teacher.json`              | distilling: the teacher's file, sha256 and terms (a resumed run must learn from the same) |
+| `teacher_embeddings.npz`    | distilling with `--teacher_cache`: the teacher's embeddings of every image and its mirror |
 | `export/roc.png`            | ROC of the exported weights on `--eval_bins`                 |
 
 Weight decay is the paper's: 4e-5 on every kernel up to the global operator,

@@ -60,6 +60,11 @@ def _train(config, strategy, verbose):
         keras.mixed_precision.set_global_policy("mixed_bfloat16" if on_tpu else "mixed_float16")
     chief = is_chief(strategy)
     source = pipeline.open_source(config.data, labelled=not config.teacher)
+    if config.teacher and source.format != "images":
+        raise ValueError(
+            f"--teacher distils from a folder of aligned face images, not {source.format} data ({config.data}); "
+            "give a folder of its face images, aligned, in any layout"
+        )
     pipeline.check_training_source(source, config.batch_size)
     say = print if verbose else (lambda *args, **kwargs: None)
     if config.epochs is not None:
@@ -101,7 +106,9 @@ def _train(config, strategy, verbose):
     if config.init_from:
         say(
             ("QAT fine-tuning" if config.qat else "starting from") + f" {locate(config.init_from).path}; "
-            + ("head from its export" if trainer.head_from_init else "head from random weights (no saved head for these identities)")
+            + (f"{'projection' if teacher else 'head'} from its export" if trainer.head_from_init else
+               "projection onto the teacher from random weights (not distilled from this teacher)" if teacher else
+               "head from random weights (no saved head for these identities)")
         )
 
     best_dir = os.path.join(config.model_dir, BEST_FOLDER)

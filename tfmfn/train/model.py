@@ -90,6 +90,15 @@ def load_initial_head(head, init_from):
     return True
 
 
+def _same_teacher(init_from, teacher):
+    """Whether the head saved with `init_from` fits a run with `teacher` (None: a margin head's run): margin
+    heads fit margin heads, and a projection fits when `init_from` was distilled from the same teacher."""
+    distilled_from = ((locate(init_from).card or {}).get("training") or {}).get("teacher")
+    if teacher is None or distilled_from is None:
+        return teacher is None and distilled_from is None
+    return distilled_from["sha256"] == teacher.sha256
+
+
 def _weight_name(weight):
     """'arc_face/kernel:0' -> 'kernel'."""
     return weight.name.split("/")[-1].split(":")[0]
@@ -156,7 +165,10 @@ class Trainer:
                     kernel_regularizer=keras.regularizers.L2(0.5 * decay) if decay else None, **config.head_arguments()
                 )
                 self.model = heads.training_model(self.embedder, self.head)
-            self.head_from_init = bool(config.init_from) and not teacher and load_initial_head(self.head, config.init_from)
+            self.head_from_init = (
+                bool(config.init_from) and _same_teacher(config.init_from, teacher)
+                and load_initial_head(self.head, config.init_from)
+            )
             self.schedule = LearningRate(config)
             rate = self.schedule if config.lr_boundaries or config.warmup_steps else config.learning_rate
             if config.optimizer == "sgd":

@@ -189,4 +189,5 @@ def with_absolute_paths(config):
         config, data=storage.absolute(config.data), model_dir=storage.absolute(config.model_dir),
         eval_bins=tuple(storage.absolute(path) for path in config.eval_bins),
         init_from=storage.absolute(config.init_from) if config.init_from else None,
+        teacher=storage.absolute(config.teacher) if config.teacher else None,
     )
