@@ -132,3 +132,19 @@ def test_an_old_spelling_runs_the_tool(tmp_path):
     import cv2
 
     assert cv2.imread(str(tmp_path / "aligned" / "obama.png")).shape == (96, 96, 3)
+
+
+@pytest.mark.parametrize("log_level", ["", "0"])
+def test_a_refused_command_prints_only_its_error(log_level):
+    """TensorFlow's C++ start-up lines are dropped unless TF_CPP_MIN_LOG_LEVEL asks for them."""
+    environment = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}
+    if log_level:
+        environment["TF_CPP_MIN_LOG_LEVEL"] = log_level
+    result = subprocess.run([sys.executable, "-m", "tfmfn.train", "--config", "paper_casia", "--steps", "20000",
+                             "--print_config"], capture_output=True, text=True, cwd=ROOT, env=environment)
+    lines = result.stderr.splitlines()
+    assert result.returncode == 1 and lines[-1].startswith("error: --lr_boundaries 36000,52000,58000")
+    if log_level:
+        assert any("oneDNN" in line for line in lines)
+    else:
+        assert lines == lines[-1:], lines

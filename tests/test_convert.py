@@ -68,6 +68,23 @@ def test_ptq_int8_is_all_int8_delegated_and_its_report_is_right(trained, tmp_pat
     assert litert.read_metadata(report["file"])["recommended_threshold"] is not None
 
 
+def test_ptq_on_a_flat_folder_of_faces_keeps_a_fifth_for_the_parity_check(trained, tmp_path):
+    model_dir, root = trained
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    for number, path in enumerate(sorted((root / "train").rglob("*.jpg"))[:20]):
+        shutil.copy(path, flat / f"{number}.jpg")
+    report = convert.convert(convert.Request(model=str(model_dir), out=str(tmp_path / "ptq.tflite"), method="ptq",
+                                             representative=str(flat)), say=lambda *a: None)
+    assert report["parity"]["n"] == 4 and "training images not used for calibration" in report["parity"]["images"]
+    for path in sorted(flat.iterdir())[4:]:
+        path.unlink()
+    with pytest.raises(convert.ConversionError, match="4 images, too few .* give --parity_faces DIR or --eval_bins"):
+        convert.convert(convert.Request(model=str(model_dir), out=str(tmp_path / "few.tflite"), method="ptq",
+                                        representative=str(flat)), say=lambda *a: None)
+    assert not (tmp_path / "few.tflite").exists()
+
+
 def test_uint8_and_float_io(trained, tmp_path):
     model_dir, _ = trained
     for io, dtype in (("uint8", "uint8"), ("float", "float32")):

@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import cv2
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -162,8 +163,12 @@ def test_int8_inputs_get_the_codes_quantization_aware_training_gave_them():
 
 def test_errors_name_the_problem(small_set, tmp_path):
     model = models.build("mobilefacenet", input_shape=(96, 96, 3))
-    with pytest.raises(ValueError, match="images are 112x112 but .* takes 96x96"):
+    with pytest.raises(ValueError, match="image 0 is 112x112 but .* takes 96x96; use a .bin made for this input"):
         evaluate.evaluate_bins(inference.KerasEmbedder(model), [small_set])
+    faces = [cv2.imencode(".png", np.full((size, size, 3), 128, np.uint8))[1].tobytes() for size in (96, 96, 96, 90)]
+    bins.write_bin(str(tmp_path / "mixed.bin"), [faces[:2], faces[2:]], [True, False])
+    with pytest.raises(ValueError, match="mixed: image 3 is 90x90 but .* takes 96x96"):
+        evaluate.evaluate_bins(inference.KerasEmbedder(model), [str(tmp_path / "mixed.bin")])
     from tfmfn import heads
 
     trainer = heads.training_model(models.build("mobilefacenet"), heads.ArcFace(5))

@@ -1,6 +1,7 @@
 """tf.data pipelines: formats agree, sharding covers the data once, flips, batches, errors."""
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -157,6 +158,19 @@ def test_resizes_other_sizes_and_skips_corrupt_files(faces, tmp_path):
     images, labels = read_all(pipeline.make_dataset(str(folder), 1, training=False))
     assert images.shape == (2, 112, 112, 3) and labels.tolist() == [0, 1]
     assert tags(images) == [100, 101]
+
+
+def test_unlabelled_folder_follows_linked_folders_once_each(faces, tmp_path):
+    """A split by person made of links (as tests and users make one) reads every real image once."""
+    split = tmp_path / "split"
+    split.mkdir()
+    for name in ("person0", "person1"):
+        (split / name).symlink_to(f"{faces}/{name}")
+    (split / "again").symlink_to(f"{faces}/person0")
+    (split / "loop").symlink_to(split)
+    source = pipeline.open_source(str(split), labelled=False)
+    assert source.num_images == 8 and sorted(os.path.basename(os.path.dirname(path)) for path in source.files) == [
+        "again"] * 4 + ["person1"] * 4
 
 
 def test_errors_say_what_to_do(faces, tmp_path):

@@ -165,7 +165,13 @@ def convert(request, say=print):
         )
     representative = None
     if calibrating:
-        faces = pipeline.sample_faces(data_path, request.num_representative, input_size)
+        faces_source = pipeline.open_source(data_path, labelled=not os.path.isdir(data_path))
+        held_out = 0 if request.parity_faces or sets else min(request.parity_images, faces_source.num_images // 5)
+        if not (request.parity_faces or sets or held_out):
+            raise ConversionError(f"{data_path}: {faces_source.num_images} images, too few to keep some out of "
+                                  "calibration for the parity check; give --parity_faces DIR or --eval_bins")
+        count = min(request.num_representative, faces_source.num_images - held_out)
+        faces = pipeline.sample_faces(faces_source, count, input_size)
         say(f"calibrating on {len(faces)} images of {data_path}")
         representative = ((faces.astype(np.float32) - normalization[0]) / normalization[1]).astype(np.float32)
     say(f"converting {model_path} to {request.mode}" + (f" ({'QAT' if qat else 'PTQ'})" if request.mode == "int8" else ""))
@@ -322,7 +328,8 @@ def _define_flags():
     flags.DEFINE_enum("io", "int8", list(IO_TYPES), "Input and output type of an int8 model.")
     flags.DEFINE_string("representative", None, "Calibration faces for --ptq (default: the training data of the card); "
                         "for an imported model's --qat, the unlabelled faces it is distilled on.")
-    flags.DEFINE_integer("num_representative", 200, "Calibration images for --ptq.")
+    flags.DEFINE_integer("num_representative", 200, "Calibration images for --ptq (at most 4 in 5 of the faces when "
+                         "the parity check has neither --parity_faces nor --eval_bins: the rest are its faces).")
     flags.DEFINE_list("eval_bins", [], "Verification .bin sets: accuracy of the float and the converted model.")
     flags.DEFINE_integer("parity_images", 200, "Held-out images for the cosine parity check.")
     flags.DEFINE_string("parity_faces", None, "A folder of aligned faces kept out of calibration for the parity check "

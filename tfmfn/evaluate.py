@@ -191,12 +191,15 @@ def pair_embeddings(embedder, pairs, flip=True, batch_images=512, single=None):
     distinct = list(first_seen.values())
     embeddings = []
     for start in range(0, len(distinct), batch_images):
-        faces = np.stack([pairs.decode(index) for index in distinct[start : start + batch_images]])
-        if faces.shape[1:3] != tuple(embedder.input_size):
-            raise ValueError(
-                f"{pairs.name}: images are {faces.shape[1]}x{faces.shape[2]} but {embedder.name} takes "
-                f"{embedder.input_size[0]}x{embedder.input_size[1]}; use a .bin made for this input size"
-            )
+        batch = distinct[start : start + batch_images]
+        faces = [pairs.decode(index) for index in batch]
+        for index, face in zip(batch, faces):
+            if face.shape[:2] != tuple(embedder.input_size):
+                raise ValueError(
+                    f"{pairs.name}: image {index} is {face.shape[0]}x{face.shape[1]} but {embedder.name} takes "
+                    f"{embedder.input_size[0]}x{embedder.input_size[1]}; use a .bin made for this input size"
+                )
+        faces = np.stack(faces)
         vectors = embedder.embed(faces).astype(np.float64)
         flipped = embedder.embed(faces[:, :, ::-1]) if flip else 0.0
         embeddings.append(np.stack([vectors, vectors + flipped]))

@@ -43,6 +43,8 @@ def list_identity_folders(root):
 def list_images(root):
     """Paths of every image under `root`, at any depth, in sorted order (no labels: folder names are not read).
 
+    Linked folders are followed, each real folder once.
+
     Example:
 
         >>> import os, tempfile
@@ -55,12 +57,17 @@ def list_images(root):
     """
     if not os.path.isdir(root):
         raise FileNotFoundError(f"{root}: no such folder; give a folder of aligned face images")
-    files = sorted(
-        os.path.join(folder, name)
-        for folder, _, names in os.walk(root)
-        for name in names
-        if name.lower().endswith(IMAGE_SUFFIXES)
-    )
+    files, seen = [], {os.path.realpath(root)}
+    for folder, subfolders, names in os.walk(root, followlinks=True):
+        kept = []
+        for name in sorted(subfolders):
+            real = os.path.realpath(os.path.join(folder, name))
+            if real not in seen:
+                seen.add(real)
+                kept.append(name)
+        subfolders[:] = kept
+        files.extend(os.path.join(folder, name) for name in names if name.lower().endswith(IMAGE_SUFFIXES))
+    files.sort()
     if not files:
         raise ValueError(f"{root}: no images ({', '.join(IMAGE_SUFFIXES)}) in it or its sub-folders")
     return files
