@@ -114,7 +114,7 @@ def test_a_resumed_run_reaches_the_uninterrupted_weights_and_reads_its_cache(fac
     assert projection["kernel"].shape == (128, 64)  # the student's 128-d onto the teacher's 64-d
 
 
-def test_a_second_stage_starts_from_the_students_weights_and_projection(faces, tmp_path):
+def test_a_second_stage_starts_from_the_students_weights_and_projection(faces, tmp_path, monkeypatch):
     train.train(distil_config(faces, tmp_path / "first", steps=1), verbose=False)
     recipe = distil_config(faces, tmp_path / "second", init_from=str(tmp_path / "first"))
     source = pipeline.open_source(recipe.data, labelled=False)
@@ -128,6 +128,10 @@ def test_a_second_stage_starts_from_the_students_weights_and_projection(faces, t
     models.build("mobilefacenet", embedding_size=64).save(other)
     elsewhere = distil_config(faces, tmp_path / "third", init_from=str(tmp_path / "first"), teacher=str(other))
     assert not train.Trainer(elsewhere, tf.distribute.get_strategy(), source, teacher=Teacher(other)).head_from_init
+    monkeypatch.setattr(Teacher, "embeddings", lambda *arguments: pytest.fail("the teacher embedded the faces again"))
+    train.train(distil_config(faces, tmp_path / "second", init_from=str(tmp_path / "first"), steps=1), verbose=False)
+    with np.load(tmp_path / "first" / TEACHER_CACHE) as first, np.load(tmp_path / "second" / TEACHER_CACHE) as second:
+        np.testing.assert_array_equal(first["embeddings"], second["embeddings"])  # the first stage's, kept
 
 
 def test_cli_distils_exports_and_names_the_teacher_on_the_card(faces, tmp_path):

@@ -80,7 +80,8 @@ def _train(config, strategy, verbose):
             f"its terms: {teacher.licence}")
         teacher.check_student(models.build(config.arch).input_shape[1:3])  # before anything is written
         if config.teacher_cache:
-            targets = teacher.cached_embeddings(source, config.model_dir if chief else None, verbose, say)
+            targets = teacher.cached_embeddings(source, config.model_dir if chief else None, verbose, say,
+                                                earlier=[config.init_from] if config.init_from else [])
     restore_from = tf.train.latest_checkpoint(os.path.join(config.model_dir, CHECKPOINT_FOLDER))
     trainer = Trainer(config, strategy, source, restore_from, teacher, targets)
     evaluator = Evaluator(config.eval_bins, config, trainer.input_size) if config.eval_bins else None

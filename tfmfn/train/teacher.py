@@ -119,19 +119,23 @@ class Teacher:
         embeddings = np.concatenate(chunks)
         return embeddings / np.linalg.norm(embeddings, axis=-1, keepdims=True)
 
-    def cached_embeddings(self, source, folder, progress=True, say=print):
-        """`embeddings(source)`, read from `folder/teacher_embeddings.npz` when it holds this teacher's
-        embeddings of these images, else computed and (when `folder`) written there."""
+    def cached_embeddings(self, source, folder, progress=True, say=print, earlier=()):
+        """`embeddings(source)`, read from `folder/teacher_embeddings.npz`, or from that of an `earlier`
+        run folder (a first stage's), when it holds this teacher's embeddings of these images; else
+        computed. Whatever was not read from `folder` is written there (when `folder`)."""
         key = np.array([self.sha256, _image_list_digest(source)])
         path = os.path.join(folder, TEACHER_CACHE) if folder else None
-        if path and storage.exists(path):
-            with storage.local_copy(path) as local, np.load(local) as cached:
-                if np.array_equal(cached["key"], key):
-                    say(f"the teacher's embeddings of {source.num_images} images, from {path}")
-                    return cached["embeddings"]
-        say(f"the teacher embeds {source.num_images} images and their mirror images once")
-        embeddings = self.embeddings(source, progress)
-        if path:
+        for candidate in ([path] if path else []) + [os.path.join(run, TEACHER_CACHE) for run in earlier]:
+            if storage.exists(candidate):
+                with storage.local_copy(candidate) as local, np.load(local) as cached:
+                    if np.array_equal(cached["key"], key):
+                        say(f"the teacher's embeddings of {source.num_images} images, from {candidate}")
+                        embeddings = cached["embeddings"]
+                        break
+        else:
+            say(f"the teacher embeds {source.num_images} images and their mirror images once")
+            embeddings, candidate = self.embeddings(source, progress), None
+        if path and candidate != path:
             storage.makedirs(folder)
             with storage.written(path) as local, open(local, "wb") as stream:
                 np.savez(stream, key=key, embeddings=embeddings)
