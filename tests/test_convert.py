@@ -45,6 +45,10 @@ def test_float32_export_equals_keras_and_carries_metadata(trained, tmp_path):
     assert metadata["recommended_threshold"] == card["recommended_threshold"] is not None
     assert metadata["thresholds"] == card["thresholds"] and set(card["thresholds"]["use"].values()) <= set(card["thresholds"])
     assert metadata["recommended_threshold"] == card["thresholds"]["far_1e-3"]["threshold"]
+    assert litert.read_standard_metadata(report["file"]) == {  # TFLite's own entry, for MediaPipe and LiteRT tools
+        "name": "mobilefacenet", "output": {"content": "feature"},
+        "input": {"content": "image", "color_space": "RGB", "width": 112, "height": 112,
+                  "mean": [card["normalization"]["mean"]], "std": [card["normalization"]["scale"]]}}
     assert inference.load_embedder(report["file"]).embedding_size == 128  # metadata does not disturb LiteRT
 
 

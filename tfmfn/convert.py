@@ -231,7 +231,7 @@ def _check_and_describe(tflite, partial, report, references, sets, training_data
             for name in float_results
         }
     report["metadata"] = litert.make_metadata(card, report["quantization"], converted_results)
-    tflite = litert.add_metadata(tflite, report["metadata"])
+    tflite = litert.add_standard_metadata(litert.add_metadata(tflite, report["metadata"]), report["metadata"])
     with open(partial, "wb") as stream:
         stream.write(tflite)
     return tflite

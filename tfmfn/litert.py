@@ -2,7 +2,8 @@
 
 Loading an interpreter with an error that says what is wrong (`interpreter_for`),
 tfmfn's metadata inside the flatbuffer (`make_metadata`, `add_metadata`,
-`read_metadata`), what a file holds and how much of it XNNPACK runs (`analyse`,
+`read_metadata`) and TFLite's own entry made from it (`add_standard_metadata`,
+`read_standard_metadata`), what a file holds and how much of it XNNPACK runs (`analyse`,
 `delegation`), quantising values to a tensor's own scale and zero point
 (`quantize`, `dequantize`), random inputs for timing and parity runs
 (`random_inputs`) and the rule by which two runtimes' outputs agree
@@ -18,6 +19,10 @@ Example:
     128
     >>> litert.analyse(tflite)["ops"]["CONV_2D"]
     33
+    >>> metadata = {"model": "mobilefacenet", "input_size": [112, 112], "embedding_size": 128,
+    ...             "normalization": {"mean": 127.5, "scale": 128.0}}
+    >>> litert.read_standard_metadata(litert.add_standard_metadata(tflite, metadata))["input"]["std"]
+    [128.0]
 """
 
 import collections
@@ -31,6 +36,12 @@ from tfmfn import model_card
 
 METADATA_NAME = "tfmfn"
 METADATA_FORMAT = "tfmfn-tflite-metadata/1"
+STANDARD_METADATA_NAME = "TFLITE_METADATA"
+"""TFLite's own metadata entry (tensorflow/tflite-support's metadata_schema.fbs), which MediaPipe reads."""
+_CONTENT_TYPES = {1: "feature", 2: "image"}
+_COLOR_SPACES = {0: "unknown", 1: "RGB", 2: "grayscale"}
+_NORMALIZATION_OPTIONS = 1
+_MIN_PARSER_VERSION = "1.0.0"
 INT8_STEPS = 1
 """Quantised outputs of two runtimes agree within this many steps (requantisation rounds ties apart)."""
 FLOAT_TOLERANCE = 1e-4
@@ -39,22 +50,162 @@ FLOAT_TOLERANCE = 1e-4
 
 def add_metadata(tflite, metadata):
     """`tflite` bytes with `metadata` (a JSON-able dict) stored as the model's "tfmfn" metadata entry."""
-    from tensorflow.lite.python import schema_py_generated as schema
-    from tensorflow.lite.tools import flatbuffer_utils
-
-    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(tflite))
-    model.metadata = [entry for entry in (model.metadata or []) if entry.name.decode() != METADATA_NAME]
-    buffer = schema.BufferT()
-    buffer.data = np.frombuffer(json.dumps(metadata, sort_keys=True).encode(), np.uint8)
-    model.buffers.append(buffer)
-    entry = schema.MetadataT()
-    entry.name, entry.buffer = METADATA_NAME, len(model.buffers) - 1
-    model.metadata.append(entry)
-    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+    return _with_entry(tflite, METADATA_NAME, json.dumps(metadata, sort_keys=True).encode())
 
 
 def read_metadata(tflite):
     """The tfmfn metadata dict of a .tflite file (path or bytes), or None when it has none."""
+    data = _entry(tflite, METADATA_NAME)
+    return None if data is None else json.loads(data)
+
+
+def add_standard_metadata(tflite, metadata):
+    """`tflite` bytes with TFLite's own metadata entry (`TFLITE_METADATA`, metadata_schema.fbs), made
+    from tfmfn's `metadata`: an RGB image input of the model's size with its NormalizationOptions, and
+    a feature-vector output. MediaPipe's ImageEmbedder and other LiteRT tools read the input
+    convention from it."""
+    return _with_entry(tflite, STANDARD_METADATA_NAME, _standard_metadata(metadata))
+
+
+def read_standard_metadata(tflite):
+    """What `add_standard_metadata` wrote, read back from a .tflite file (path or bytes): {"name",
+    "input": {"content", "color_space", "width", "height", "mean", "std"}, "output": {"content"}};
+    None when the file has no such entry."""
+    import flatbuffers
+
+    data = _entry(tflite, STANDARD_METADATA_NAME)
+    if data is None:
+        return None
+    if not flatbuffers.util.BufferHasIdentifier(data, 0, b"M001"):
+        raise ValueError(f"{STANDARD_METADATA_NAME} is not a metadata_schema.fbs buffer (file identifier M001)")
+    model = _Table(bytearray(data), flatbuffers.encode.Get(flatbuffers.packer.uoffset, data, 0))
+    subgraph = model.tables(3)[0]
+    image = subgraph.tables(2)[0]
+    image_content = image.table(3)
+    image_properties = image_content.table(1)
+    size = image_properties.table(1)
+    normalization = image.tables(4)[0].table(1)
+    output_content = subgraph.tables(3)[0].table(3)
+    return {
+        "name": model.string(0),
+        "input": {"content": _CONTENT_TYPES[image_content.scalar(0, "Uint8")],
+                  "color_space": _COLOR_SPACES[image_properties.scalar(0, "Int8")],
+                  "width": size.scalar(0, "Uint32"), "height": size.scalar(1, "Uint32"),
+                  "mean": normalization.floats(0), "std": normalization.floats(1)},
+        "output": {"content": _CONTENT_TYPES[output_content.scalar(0, "Uint8")]},
+    }
+
+
+def _standard_metadata(metadata):
+    """The metadata_schema.fbs flatbuffer (ModelMetadata, file identifier M001) of tfmfn's `metadata`.
+    Fields go in by their slot in the schema; a union takes two slots, its type and its table."""
+    import flatbuffers
+
+    builder = flatbuffers.Builder(1024)
+
+    def table(*fields):
+        """A table from (slot, kind, value) fields: kind "offset" for tables, strings and vectors."""
+        builder.StartObject(max((slot for slot, _, _ in fields), default=-1) + 1)
+        for slot, kind, value in fields:
+            if kind == "offset":
+                builder.PrependUOffsetTRelativeSlot(slot, value, 0)
+            else:
+                getattr(builder, f"Prepend{kind}Slot")(slot, value, 0)
+        return builder.EndObject()
+
+    def vector(values, kind):
+        builder.StartVector(4, len(values), 4)
+        prepend = builder.PrependUOffsetTRelative if kind == "offset" else builder.PrependFloat32
+        for value in reversed(values):
+            prepend(value)
+        return builder.EndVector()
+
+    height, width = metadata["input_size"]
+    mean, std = float(metadata["normalization"]["mean"]), float(metadata["normalization"]["scale"])
+    names = {key: builder.CreateString(text) for key, text in {
+        "model": metadata["model"], "image": "image", "embedding": "embedding",
+        "description": f"Face embedder: an aligned {width}x{height} RGB face in, a {metadata['embedding_size']}-d "
+                       "embedding out (compare L2-normalised embeddings); written by tfmfn",
+        "image_description": f"Aligned face, RGB, {width}x{height}, pixels normalised as (p - {mean:g}) / {std:g}",
+        "embedding_description": f"{metadata['embedding_size']}-d face embedding",
+        "min_parser_version": _MIN_PARSER_VERSION, "author": "tfmfn",
+    }.items()}
+    image_size = table((0, "Uint32", width), (1, "Uint32", height))
+    image_properties = table((0, "Int8", 1), (1, "offset", image_size))  # color space RGB
+    image_content = table((0, "Uint8", 2), (1, "offset", image_properties))  # ContentProperties.ImageProperties
+    normalization = table((0, "offset", vector([mean], "float")), (1, "offset", vector([std], "float")))
+    process_unit = table((0, "Uint8", _NORMALIZATION_OPTIONS), (1, "offset", normalization))
+    image = table((0, "offset", names["image"]), (1, "offset", names["image_description"]),
+                  (3, "offset", image_content), (4, "offset", vector([process_unit], "offset")))
+    feature_content = table((0, "Uint8", 1), (1, "offset", table()))  # ContentProperties.FeatureProperties
+    embedding = table((0, "offset", names["embedding"]), (1, "offset", names["embedding_description"]),
+                      (3, "offset", feature_content))
+    subgraph = table((2, "offset", vector([image], "offset")), (3, "offset", vector([embedding], "offset")))
+    model = table((0, "offset", names["model"]), (1, "offset", names["description"]),
+                  (3, "offset", vector([subgraph], "offset")), (4, "offset", names["author"]),
+                  (7, "offset", names["min_parser_version"]))
+    builder.Finish(model, file_identifier=b"M001")
+    return bytes(builder.Output())
+
+
+class _Table:
+    """Reads a flatbuffer table's fields by their slot in the schema."""
+
+    def __init__(self, data, position):
+        import flatbuffers
+
+        self.flat = flatbuffers.table.Table(data, position)
+
+    def _position(self, slot):
+        offset = self.flat.Offset(4 + 2 * slot)
+        if not offset:
+            raise ValueError(f"{STANDARD_METADATA_NAME}: field {slot} of a table is missing")
+        return self.flat.Pos + offset
+
+    def scalar(self, slot, kind):
+        import flatbuffers
+
+        return self.flat.Get(getattr(flatbuffers.number_types, f"{kind}Flags"), self._position(slot))
+
+    def string(self, slot):
+        return self.flat.String(self._position(slot)).decode()
+
+    def table(self, slot):
+        return _Table(self.flat.Bytes, self.flat.Indirect(self._position(slot)))
+
+    def _vector(self, slot):
+        relative = self._position(slot) - self.flat.Pos
+        return self.flat.Vector(relative), self.flat.VectorLen(relative)
+
+    def tables(self, slot):
+        start, length = self._vector(slot)
+        return [_Table(self.flat.Bytes, self.flat.Indirect(start + 4 * index)) for index in range(length)]
+
+    def floats(self, slot):
+        import flatbuffers
+
+        start, length = self._vector(slot)
+        return [self.flat.Get(flatbuffers.number_types.Float32Flags, start + 4 * index) for index in range(length)]
+
+
+def _with_entry(tflite, name, data):
+    """`tflite` bytes with `data` (bytes) as its metadata entry `name`, replacing one of that name."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(tflite))
+    model.metadata = [entry for entry in (model.metadata or []) if entry.name.decode() != name]
+    buffer = schema.BufferT()
+    buffer.data = np.frombuffer(data, np.uint8)
+    model.buffers.append(buffer)
+    entry = schema.MetadataT()
+    entry.name, entry.buffer = name, len(model.buffers) - 1
+    model.metadata.append(entry)
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def _entry(tflite, name):
+    """The bytes of metadata entry `name` of a .tflite file (path or bytes), or None."""
     from tensorflow.lite.python import schema_py_generated as schema
 
     if isinstance(tflite, str):
@@ -63,8 +214,8 @@ def read_metadata(tflite):
     model = schema.Model.GetRootAsModel(tflite, 0)
     for index in range(model.MetadataLength()):
         entry = model.Metadata(index)
-        if entry.Name().decode() == METADATA_NAME:
-            return json.loads(model.Buffers(entry.Buffer()).DataAsNumpy().tobytes())
+        if entry.Name().decode() == name:
+            return model.Buffers(entry.Buffer()).DataAsNumpy().tobytes()
     return None
 
 
