@@ -89,6 +89,21 @@ def test_ptq_on_a_flat_folder_of_faces_keeps_a_fifth_for_the_parity_check(traine
     assert not (tmp_path / "few.tflite").exists()
 
 
+def test_a_float_export_of_a_model_without_training_data_checks_parity_on_random_images(trained, tmp_path):
+    model_dir, _ = trained
+    imported = tmp_path / "imported"
+    shutil.copytree(model_dir, imported)
+    card_path = imported / "export" / "model_card.json"
+    card = json.loads(card_path.read_text())
+    del card["training"]["data"]  # as an imported model's card: no faces to take
+    card_path.write_text(json.dumps(card))
+    report = convert.convert(request(imported, tmp_path, "float.tflite", mode="float32"), say=lambda *a: None)
+    assert report["parity"]["n"] == 12 and "random images" in report["parity"]["images"]
+    assert report["parity"]["cosine_min"] > 0.9999
+    with pytest.raises(convert.ConversionError, match="names no training data .* give --representative"):
+        convert.convert(request(imported, tmp_path, "ptq.tflite", method="ptq"), say=lambda *a: None)
+
+
 def test_uint8_and_float_io(trained, tmp_path):
     model_dir, _ = trained
     for io, dtype in (("uint8", "uint8"), ("float", "float32")):

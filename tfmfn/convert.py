@@ -158,11 +158,9 @@ def convert(request, say=print):
     input_size = tuple(card["input_size"])
     data_path = request.representative or card["training"].get("data", {}).get("path")
     calibrating = request.mode == "int8" and not qat
-    if data_path is None and (calibrating or not sets):
-        raise ConversionError(
-            "the model card names no training data (an imported model?); give --representative with a folder of "
-            "aligned faces" + ("" if calibrating else ", or --eval_bins for the parity check")
-        )
+    if data_path is None and calibrating:
+        raise ConversionError("the model card names no training data (an imported model?); give --representative "
+                              "with a folder of aligned faces to calibrate on")
     representative = None
     if calibrating:
         faces_source = pipeline.open_source(data_path, labelled=not os.path.isdir(data_path))
@@ -248,6 +246,9 @@ def _parity(references, converted, sets, training_data, request, input_size):
         count = min(request.parity_images, len(first.images))
         faces = np.stack([first.decode(index) for index in range(count)])
         where = f"{first.name} (held-out verification set), first {count} images"
+    elif training_data[0] is None:
+        faces = np.random.default_rng(0).integers(0, 256, (request.parity_images, *input_size, 3), np.uint8)
+        where = f"{len(faces)} random images (no --parity_faces, --eval_bins or training data to take faces from)"
     else:
         data_path, skip = training_data
         faces = pipeline.sample_faces(data_path, request.parity_images, input_size, skip=skip)
@@ -333,7 +334,8 @@ def _define_flags():
     flags.DEFINE_list("eval_bins", [], "Verification .bin sets: accuracy of the float and the converted model.")
     flags.DEFINE_integer("parity_images", 200, "Held-out images for the cosine parity check.")
     flags.DEFINE_string("parity_faces", None, "A folder of aligned faces kept out of calibration for the parity check "
-                        "(default: the first images of --eval_bins, else training images not used for calibration).")
+                        "(default: the first images of --eval_bins, else training images not used for calibration, "
+                        "else random images).")
     flags.DEFINE_bool("allow_float_ops", False, "Write an int8 model even if some ops stay float.")
     flags.DEFINE_integer("qat_steps", 100, "Steps of QAT fine-tuning when --model is float (raise it on real data).")
     flags.DEFINE_float("qat_learning_rate", 2e-5, "Adam learning rate of that fine-tuning (about the last rate of the float training).")
