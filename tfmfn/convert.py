@@ -163,9 +163,10 @@ def convert(request, say=print):
                               "with a folder of aligned faces to calibrate on")
     representative = None
     if calibrating:
-        faces_source = pipeline.open_source(data_path, labelled=not os.path.isdir(data_path))
-        held_out = 0 if request.parity_faces or sets else min(request.parity_images, faces_source.num_images // 5)
-        if not (request.parity_faces or sets or held_out):
+        faces_source = pipeline.open_faces(data_path)
+        parity_elsewhere = bool(request.parity_faces or sets)
+        held_out = 0 if parity_elsewhere else min(request.parity_images, faces_source.num_images // 5)
+        if not (parity_elsewhere or held_out):
             raise ConversionError(f"{data_path}: {faces_source.num_images} images, too few to keep some out of "
                                   "calibration for the parity check; give --parity_faces DIR or --eval_bins")
         count = min(request.num_representative, faces_source.num_images - held_out)

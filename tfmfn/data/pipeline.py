@@ -303,12 +303,18 @@ def augment(image, seed, flip=True, light=False):
     return image, mirrored
 
 
+def open_faces(path):
+    """The `FaceSource` of faces to sample at `path`: training data, or any folder of face images,
+    whose layout is not read."""
+    return open_source(path, labelled=not os.path.isdir(path))
+
+
 def sample_faces(source, count, image_size=preprocess.INPUT_SIZE, skip=0, seed=0):
-    """Up to `count` uint8 faces (N, H, W, 3) drawn at random from `source` (a FaceSource or
-    path: training data, or any folder of face images, whose layout is not read), the first
-    `skip` of the draw left out (two calls can give disjoint samples)."""
+    """Up to `count` uint8 faces (N, H, W, 3) drawn at random from `source` (a FaceSource or a
+    path for `open_faces`), the first `skip` of the draw left out (two calls can give disjoint
+    samples)."""
     if isinstance(source, str):
-        source = open_source(source, labelled=not os.path.isdir(source))
+        source = open_faces(source)
     count = min(count, source.num_images - skip)
     if count < 1:
         raise ValueError(f"{source.path}: {source.num_images} images, none left after skipping {skip}")
