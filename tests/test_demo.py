@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from tfmfn import android, demo, litert, model_card
+from tfmfn import android, app_litert, demo, litert, model_card
 
 # make test runs a file's tests on one worker (--dist loadfile): the module-scoped demo runs once for them all
 
@@ -36,7 +36,9 @@ def test_every_stage_ran_and_the_report_has_the_figures(finished):
     assert 0.5 < models["int8"]["parity"]["cosine_mean"] <= 1.0
     assert all(0.0 <= model["accuracy"] <= 1.0 for model in models.values())
     assert abs(models["float32"]["accuracy"] - models["keras"]["accuracy"]) <= 0.025
-    assert models["int8"]["fully_delegated"] and models["float32"]["fully_delegated"]
+    assert models["float32"]["fully_delegated"]
+    # pixels in: the uint8 <-> int8 QUANTIZE at the two edges stay with LiteRT's own kernels
+    assert models["int8"]["outside_xnnpack"] == {"QUANTIZE": 2}
     assert set(models["int8"]["median_ms"]) == {"1", "2"}
     assert report["int8_over_float32_latency"]["1"] == pytest.approx(
         models["int8"]["median_ms"]["1"] / models["float32"]["median_ms"]["1"])
@@ -73,6 +75,19 @@ def test_the_int8_model_is_installed_in_the_app_assets(finished):
     settings, _, _ = finished
     assert filecmp.cmp(settings.tflite("int8"), os.path.join(settings.assets, android.EMBEDDER_ASSET), shallow=False)
     assert os.path.exists(os.path.join(settings.assets, android.DETECTOR_ASSET))
+
+
+@pytest.mark.skipif(not os.path.exists(app_litert.MEDIAPIPE_PYTHON),
+                    reason="needs MediaPipe in .venv-mediapipe (make test installs it: make mediapipe)")
+def test_mediapipe_gives_litert_embedding_of_the_int8_export(finished):
+    settings, _, _ = finished
+    path = settings.tflite("int8")
+    assert litert.read_metadata(path)["quantization"] == "int8 qat"
+    assert litert.read_standard_metadata(path)["input"]["std"] == [128.0]
+    report = app_litert.mediapipe_check(path, count=8)
+    assert report["cosine_min"] >= 0.9999, report
+    # the uint8 input takes pixels as they are: MediaPipe feeds them so
+    assert litert.analyse(open(path, "rb").read())["input"]["zero_point"] == 127
 
 
 def test_a_second_run_reuses_every_finished_stage(finished):

@@ -161,7 +161,7 @@ def test_the_model_folder_is_what_every_tool_takes(ported, sirius, lfw):
     onnx_card = json.loads((ported["onnx"] / "export" / "model_card.json").read_text())
     assert onnx_card["normalization"]["mean"] == 127.0 and onnx_card["imported"]["provenance"].startswith("test input")
     assert inference.load_embedder(str(ported["onnx"])).normalization == (127.0, 128.0)
-    results = json.loads(run("tfmfn.evaluate", "--model", ported["sirius"], "--bins", lfw / "lfw.bin", "--json"))
+    results = json.loads(run("tfmfn.evaluate", "--model", ported["sirius"], "--eval_bins", lfw / "lfw.bin", "--json"))
     assert 0.7 < results["lfw"]["accuracy"] < 1.0 and results["lfw"]["auc"] > 0.8  # tight LFW crops: below LFW's 99%
     refused = subprocess.run([sys.executable, "-m", "tfmfn.port", "--model", str(sirius), "--out", str(ported["sirius"])],
                              capture_output=True, text=True, cwd=ROOT)

@@ -86,6 +86,7 @@ def test_qat_weights_reload_with_the_learned_leaky_slopes(tmp_path):
 def test_frozen_batch_norm_keeps_its_statistics():
     qat = quantize.freeze_batch_norm(quantize.quantize_model(models.build("mobilefacenet")))
     means = [weight for weight in qat.weights if "moving_mean" in weight.name]
+    assert len(means) == 50  # the BatchNorm after each depthwise conv of the deploy form
     before = [mean.numpy().copy() for mean in means]
     qat(FACES + 3.0, training=True)
     for mean, old in zip(means, before):

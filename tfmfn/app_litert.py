@@ -10,6 +10,15 @@ step (XNNPACK's requantisation changed between releases), float ones by 1e-4 of 
 
     python -m tfmfn.app_litert --model runs/demo/int8/mobilefacenet_int8.tflite [--model B.tflite] [--json]
 
+MediaPipe's ImageEmbedder is the other runtime that reads tfmfn's files as they are, from TFLite's
+standard metadata entry: `make mediapipe` installs it (`requirements-mediapipe.txt`) into
+`.venv-mediapipe`, and `mediapipe_check` embeds the same faces there and with LiteRT here (tfmfn's
+normalisation and the input tensor's quantisation) and compares the embeddings by cosine. MediaPipe
+takes float32 inputs and uint8 ones, feeding a uint8 input the raw pixels: the int8 file for it is
+`convert --int8 --io uint8`, whose input codes are the pixels themselves (`litert.pixel_input`).
+
+    python -m tfmfn.app_litert --model runs/demo/int8/mobilefacenet_int8.tflite --mediapipe
+
 Example (needs `make litert-app`):
 
     >>> from tfmfn import app_litert, convert, models
@@ -32,6 +41,34 @@ from tfmfn import cli, litert
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REQUIREMENTS = os.path.join(ROOT, "requirements-litert-app.txt")
 PYTHON = os.environ.get("TFMFN_LITERT_APP_PYTHON", os.path.join(ROOT, ".venv-litert-app", "bin", "python"))
+MEDIAPIPE_PYTHON = os.environ.get("TFMFN_MEDIAPIPE_PYTHON", os.path.join(ROOT, ".venv-mediapipe", "bin", "python"))
+MEDIAPIPE_AGREEMENT = 0.9999
+"""The cosine by which MediaPipe's embedding of a face must agree with LiteRT's."""
+
+_MEDIAPIPE_RUNNER = r"""
+import importlib.metadata, json, sys
+import numpy as np
+import mediapipe
+from mediapipe.tasks import python as tasks
+from mediapipe.tasks.python import vision
+
+model_path, faces_path, outputs_path = sys.argv[1:4]
+version = importlib.metadata.version("mediapipe")
+options = vision.ImageEmbedderOptions(base_options=tasks.BaseOptions(model_asset_path=model_path),
+                                      l2_normalize=False, quantize=False)
+try:
+    embedder = vision.ImageEmbedder.create_from_options(options)
+except (RuntimeError, ValueError) as error:
+    print(json.dumps({"version": version, "error": " ".join(str(error).split())}))
+    sys.exit(0)
+rows = []
+with embedder:
+    for face in np.load(faces_path):
+        image = mediapipe.Image(image_format=mediapipe.ImageFormat.SRGB, data=np.ascontiguousarray(face))
+        rows.append(np.asarray(embedder.embed(image).embeddings[0].embedding, np.float32))
+np.save(outputs_path, np.stack(rows))
+print(json.dumps({"version": version}))
+"""
 
 _RUNNER = r"""
 import importlib.metadata, json, sys
@@ -151,11 +188,63 @@ def check(model_path, python=None, count=4, seed=0):
             "identical": bool(difference == 0), "same": bool(difference <= allowed)}
 
 
+def embed_here(model_path, faces):
+    """LiteRT's raw embeddings of uint8 `faces` (N, H, W, 3): normalised by the file's metadata (tfmfn's or
+    the standard entry; tfmfn's convention without either), quantised to its input tensor."""
+    metadata = litert.read_metadata(model_path)
+    if metadata is not None:
+        mean, scale = metadata["normalization"]["mean"], metadata["normalization"]["scale"]
+    else:
+        standard = litert.read_standard_metadata(model_path)
+        mean, scale = (standard["input"]["mean"][0], standard["input"]["std"][0]) if standard else (127.5, 128.0)
+    interpreter = litert.interpreter_for(model_path)
+    interpreter.allocate_tensors()
+    source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    rows = []
+    for face in faces:
+        interpreter.set_tensor(source["index"], litert.quantize(((face.astype(np.float32) - mean) / scale)[None], source))
+        interpreter.invoke()
+        rows.append(litert.dequantize(interpreter.get_tensor(target["index"]), target)[0])
+    return np.stack(rows)
+
+
+def mediapipe_check(model_path, faces=None, count=16, seed=0, python=None):
+    """Embeds uint8 `faces` (N, H, W, 3; `count` seeded random images when None) with MediaPipe's
+    ImageEmbedder in `.venv-mediapipe` and with LiteRT here; returns a report (`same`: every cosine is at
+    least `MEDIAPIPE_AGREEMENT`). ReleaseMismatch when MediaPipe refuses the file (int8 input tensors)."""
+    python = python or MEDIAPIPE_PYTHON
+    if not os.path.exists(python):
+        raise FileNotFoundError(f"{python}: no Python with MediaPipe; run `make mediapipe` (it installs "
+                                "requirements-mediapipe.txt into .venv-mediapipe) or set TFMFN_MEDIAPIPE_PYTHON")
+    if faces is None:
+        size = litert.interpreter_for(model_path).get_input_details()[0]["shape"][1:3]
+        faces = np.random.default_rng(seed).integers(0, 256, (count, *size, 3)).astype(np.uint8)
+    with tempfile.TemporaryDirectory() as scratch:
+        faces_path, outputs_path = os.path.join(scratch, "faces.npy"), os.path.join(scratch, "outputs.npy")
+        np.save(faces_path, faces)
+        result = subprocess.run([python, "-c", _MEDIAPIPE_RUNNER, os.path.abspath(model_path), faces_path, outputs_path],
+                                capture_output=True, text=True)
+        if result.returncode != 0:
+            raise ReleaseMismatch(f"{model_path}: MediaPipe failed: {result.stderr.strip()[-500:]}")
+        answer = json.loads(result.stdout.strip().splitlines()[-1])
+        if "error" in answer:
+            raise ReleaseMismatch(f"{model_path}: MediaPipe {answer['version']}'s ImageEmbedder refuses it: "
+                                  f"{answer['error'][:300]} (for MediaPipe, convert with --io uint8 or --float32)")
+        got = np.load(outputs_path)
+    expected = embed_here(model_path, faces)
+    cosines = np.sum(got * expected, axis=1) / (np.linalg.norm(got, axis=1) * np.linalg.norm(expected, axis=1))
+    return {"file": model_path, "mediapipe": answer["version"], "faces": len(faces),
+            "cosine_min": float(cosines.min()), "cosine_mean": float(cosines.mean()),
+            "same": bool(cosines.min() >= MEDIAPIPE_AGREEMENT)}
+
+
 def _define_flags():
     from absl import flags
 
     flags.DEFINE_multi_string("model", None, "A .tflite to check (repeatable).")
     flags.DEFINE_integer("inputs", 4, "Random inputs per model.")
+    flags.DEFINE_bool("mediapipe", False, "Check MediaPipe's ImageEmbedder instead (make mediapipe): its "
+                      "embeddings against LiteRT's, by cosine.")
     flags.DEFINE_bool("json", False, "Print the reports as JSON.")
     flags.mark_flag_as_required("model")
 
@@ -171,12 +260,16 @@ def main(argv):
         try:
             if not os.path.isfile(path):
                 raise FileNotFoundError(f"{path}: no such model")
-            report = check(path, count=options.inputs)
+            report = mediapipe_check(path, count=options.inputs) if options.mediapipe else check(path, count=options.inputs)
         except (FileNotFoundError, ReleaseMismatch) as error:
             raise SystemExit(f"error: {error}")
         failed |= not report["same"]
         reports.append(report)
-        if not options.json:
+        if options.mediapipe and not options.json:
+            print(f"{path}: MediaPipe {report['mediapipe']}'s ImageEmbedder against LiteRT on {report['faces']} "
+                  f"random images: cosine min {report['cosine_min']:.7f}, mean {report['cosine_mean']:.7f} "
+                  f"({'same' if report['same'] else 'DIFFERENT'}: at least {MEDIAPIPE_AGREEMENT} needed)")
+        elif not options.json:
             verdict = "identical" if report["identical"] else ("same" if report["same"] else "DIFFERENT")
             print(f"{path}: loads and runs in LiteRT {report['release']} (the app's release); outputs {verdict} "
                   f"(largest difference {report['max_difference']:g}, allowed {report['allowed']:g}, "

@@ -8,9 +8,10 @@
 | mode        | what it writes                                                            |
 |-------------|---------------------------------------------------------------------------|
 | `--int8`    | all-int8 graph of the deploy form (`tfmfn.quantize`), input and output    |
-|             | int8 unless `--io`; `--qat` (default) converts a QAT model, fine-tuning a |
-|             | float one first (`--qat_steps`, into `--qat_dir`); `--ptq` calibrates the |
-|             | float model on `--num_representative` training images                     |
+|             | int8 unless `--io` (`uint8`: the input codes are the pixels themselves,   |
+|             | as MediaPipe feeds them); `--qat` (default) converts a QAT model,         |
+|             | fine-tuning a float one first (`--qat_steps`, into `--qat_dir`); `--ptq`  |
+|             | calibrates the float model on `--num_representative` training images      |
 | `--float32` | the float model as trained                                                |
 | `--float16` | float16 weights, float32 compute                                          |
 | `--dynamic` | int8 weights, float activations (dynamic range)                           |
@@ -175,7 +176,12 @@ def convert(request, say=print):
         representative = ((faces.astype(np.float32) - normalization[0]) / normalization[1]).astype(np.float32)
     say(f"converting {model_path} to {request.mode}" + (f" ({'QAT' if qat else 'PTQ'})" if request.mode == "int8" else ""))
     tflite = convert_keras(model, request.mode, request.io, representative, request.prelu_form)
+    pixel_codes = False
+    if request.mode == "int8" and request.io == "uint8":
+        tflite, pixel_codes = litert.pixel_input(tflite, normalization)
     report = {"file": None, "source_model": os.path.abspath(model_path), **litert.analyse(tflite)}
+    if request.mode == "int8" and request.io == "uint8":
+        report["input_codes_are_pixels"] = pixel_codes
     if request.prelu_form != "add":
         report["prelu_form"] = request.prelu_form
     report["quantization"] = f"int8 {'qat' if qat else 'ptq'}" if request.mode == "int8" else request.mode
@@ -229,7 +235,7 @@ def _check_and_describe(tflite, partial, report, references, sets, training_data
                    "num_pairs": float_results[name]["num_pairs"]}
             for name in float_results
         }
-    report["metadata"] = litert.make_metadata(card, report["quantization"], converted_results)
+    report["metadata"] = model_card.tflite_metadata(card, report["quantization"], converted_results)
     tflite = litert.add_standard_metadata(litert.add_metadata(tflite, report["metadata"]), report["metadata"])
     with open(partial, "wb") as stream:
         stream.write(tflite)
@@ -299,6 +305,8 @@ def format_report(report):
         "ops: " + ", ".join(f"{name} {count}" for name, count in report["ops"].items()),
         f"input {report['input']['dtype']} {report['input']['shape']}, output {report['output']['dtype']} "
         f"{report['output']['shape']}"
+        + ({True: "; the input codes are the pixels", False: "; the input codes are not the pixels (calibrated "
+            "input range)"}[report["input_codes_are_pixels"]] if "input_codes_are_pixels" in report else "")
         + (f"; float ops: {report['float_ops']}" if report["float_ops"] and report["quantization"].startswith("int8") else ""),
         f"parity with the float model: cosine mean {report['parity']['cosine_mean']:.4f}, "
         f"min {report['parity']['cosine_min']:.4f} over {report['parity']['n']} images ({report['parity']['images']})",
@@ -327,7 +335,8 @@ def _define_flags():
                       "as it is; a float one is fine-tuned first (--qat_steps).")
     flags.DEFINE_bool("ptq", False, "Int8 by post-training quantization, calibrated on --representative images.")
     flags.DEFINE_string("out", None, "Output .tflite (default: MODEL_<mode>.tflite beside the model).")
-    flags.DEFINE_enum("io", "int8", list(IO_TYPES), "Input and output type of an int8 model.")
+    flags.DEFINE_enum("io", "int8", list(IO_TYPES), "Input and output type of an int8 model; uint8 takes the pixels "
+                      "themselves as input codes (MediaPipe's ImageEmbedder reads such a file, not an int8 input).")
     flags.DEFINE_string("representative", None, "Calibration faces for --ptq (default: the training data of the card); "
                         "for an imported model's --qat, the unlabelled faces it is distilled on.")
     flags.DEFINE_integer("num_representative", 200, "Calibration images for --ptq (at most 4 in 5 of the faces when "

@@ -232,7 +232,7 @@ def _export(settings, done, say):
     reports = {}
     for mode, source in (("float32", "float"), ("int8", "qat")):
         request = convert.Request(model=settings.path(source), mode=mode, out=settings.tflite(mode),
-                                  eval_bins=(settings.val_bin,))
+                                  eval_bins=(settings.val_bin,), io="uint8")
         report = convert.convert(request, say=lambda message: say("  " + message))
         say("  " + convert.format_report(report).replace("\n", "\n  "))
         with open(settings.path("tflite", f"{settings.arch}_{mode}.json"), "w") as stream:

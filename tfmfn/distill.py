@@ -62,7 +62,7 @@ def distill_model(model, faces, steps=200, batch_size=32, learning_rate=1e-5, no
     inputs = ((faces.astype(np.float32) - mean) / scale).astype(np.float32)
     calibration = inputs[:CALIBRATION_IMAGES]
     student = quantize.freeze_batch_norm(quantize.quantize_model(model))
-    quantize.calibrate(student, model, calibration)
+    quantize.calibrate(student, model, calibration, input_range=preprocess.input_range((mean, scale)))
     optimizer = keras.optimizers.Adam(learning_rate)
 
     @tf.function

@@ -1,14 +1,15 @@
 """LiteRT utilities that every tool running or writing `.tflite` files shares.
 
 Loading an interpreter with an error that says what is wrong (`interpreter_for`),
-tfmfn's metadata inside the flatbuffer (`make_metadata`, `add_metadata`,
-`read_metadata`) and TFLite's own entry made from it (`add_standard_metadata`,
-`read_standard_metadata`), what a file holds and how much of it XNNPACK runs (`analyse`,
+tfmfn's metadata inside the flatbuffer (`add_metadata`, `read_metadata`; the dict
+itself is `tfmfn.model_card.tflite_metadata`) and TFLite's own entry made from it
+(`add_standard_metadata`, `read_standard_metadata`), a uint8 input whose codes are
+the pixels themselves (`pixel_input`), what a file holds and how much of it XNNPACK runs (`analyse`,
 `delegation`), quantising values to a tensor's own scale and zero point
 (`quantize`, `dequantize`), random inputs for timing and parity runs
 (`random_inputs`) and the rule by which two runtimes' outputs agree
 (`outputs_agree`). It imports LiteRT and TensorFlow's flatbuffer schema only
-inside the functions that need them.
+inside the functions that need them, and no tfmfn module that imports TensorFlow.
 
 Example:
 
@@ -26,26 +27,19 @@ Example:
 """
 
 import collections
-import datetime
 import json
 
 import numpy as np
 
-import tfmfn
-from tfmfn import model_card
-
 METADATA_NAME = "tfmfn"
-METADATA_FORMAT = "tfmfn-tflite-metadata/1"
 STANDARD_METADATA_NAME = "TFLITE_METADATA"
 """TFLite's own metadata entry (tensorflow/tflite-support's metadata_schema.fbs), which MediaPipe reads."""
 _CONTENT_TYPES = {1: "feature", 2: "image"}
 _COLOR_SPACES = {0: "unknown", 1: "RGB", 2: "grayscale"}
 _NORMALIZATION_OPTIONS = 1
 _MIN_PARSER_VERSION = "1.0.0"
-INT8_STEPS = 1
-"""Quantised outputs of two runtimes agree within this many steps (requantisation rounds ties apart)."""
-FLOAT_TOLERANCE = 1e-4
-"""Float outputs agree within this fraction of their range (kernels sum in another order)."""
+INT8_STEPS = 1  # quantised outputs of two runtimes agree within this many steps (requantisation rounds ties apart)
+FLOAT_TOLERANCE = 1e-4  # float outputs agree within this fraction of their range (kernels sum in another order)
 
 
 def add_metadata(tflite, metadata):
@@ -80,12 +74,10 @@ def read_standard_metadata(tflite):
         raise ValueError(f"{STANDARD_METADATA_NAME} is not a metadata_schema.fbs buffer (file identifier M001)")
     model = _Table(bytearray(data), flatbuffers.encode.Get(flatbuffers.packer.uoffset, data, 0))
     subgraph = model.tables(3)[0]
-    image = subgraph.tables(2)[0]
-    image_content = image.table(3)
+    image, output_content = subgraph.tables(2)[0], subgraph.tables(3)[0].table(3)
+    image_content, normalization = image.table(3), image.tables(4)[0].table(1)
     image_properties = image_content.table(1)
     size = image_properties.table(1)
-    normalization = image.tables(4)[0].table(1)
-    output_content = subgraph.tables(3)[0].table(3)
     return {
         "name": model.string(0),
         "input": {"content": _CONTENT_TYPES[image_content.scalar(0, "Uint8")],
@@ -219,28 +211,28 @@ def _entry(tflite, name):
     return None
 
 
-def make_metadata(card, quantization, evaluation=None):
-    """The metadata that every exported .tflite carries, from the model card; the thresholds from
-    `evaluation` (of the converted model, `tfmfn.evaluate` results) when given, else the card's."""
-    thresholds = model_card.operating_thresholds(evaluation) if evaluation else card.get("thresholds")
-    threshold = model_card.recommended_threshold(evaluation) if evaluation else card.get("recommended_threshold")
-    return {
-        "format": METADATA_FORMAT,
-        "model": card["model"],
-        "input_size": list(card["input_size"]),
-        "input": "aligned RGB face; uint8 pixels, normalised as below when the input tensor is float",
-        "normalization": card["normalization"],
-        "alignment_template": card["alignment_template"],
-        "embedding_size": card["embedding_size"],
-        "quantization": quantization,
-        "recommended_threshold": threshold,
-        "thresholds": thresholds,
-        "threshold_meaning": "same person when the squared distance of the L2-normalised embeddings is below it "
-                             "(cosine similarity above 1 - threshold / 2); recommended_threshold is for 1:1 "
-                             "verification, thresholds.use names the point for each app mode",
-        "tfmfn_version": tfmfn.__version__,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-    }
+def pixel_input(tflite, normalization):
+    """(`tflite`, True) with its uint8 input's zero point moved so that pixel p is code p, when the network
+    then gets exactly the codes it had (input scale 1 / `normalization`'s scale); (`tflite`, False) otherwise.
+    QAT quantises (p - 127.5) / 128 to p + 1 (halves round up), so the converter's zero point 128 asks
+    for pixel + 1, which no runtime that feeds raw pixels (MediaPipe) gives; at 127 the QUANTIZE op behind
+    the input makes the same int8 codes from the raw pixel, and the outputs are unchanged bit for bit."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(tflite))
+    tensor = model.subgraphs[0].tensors[model.subgraphs[0].inputs[0]]
+    quantization = tensor.quantization
+    if tensor.type != schema.TensorType.UINT8 or quantization is None or len(quantization.scale) != 1:
+        return tflite, False
+    pixels = np.arange(256)
+    zero_point = int(quantization.zeroPoint[0])
+    codes = quantize((pixels - normalization[0]) / normalization[1], {
+        "dtype": np.uint8, "quantization": (float(quantization.scale[0]), zero_point)}).astype(int)
+    if not np.array_equal(codes, np.clip(pixels + codes[0], 0, 255)):
+        return tflite, False
+    quantization.zeroPoint = np.array([zero_point - codes[0]], np.int64)
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model)), True
 
 
 def analyse(tflite):

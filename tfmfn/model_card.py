@@ -29,6 +29,8 @@ import tfmfn
 from tfmfn import preprocess, storage
 from tfmfn.models import ZOO, profile
 
+TFLITE_METADATA_FORMAT = "tfmfn-tflite-metadata/1"
+
 CARD_FILE = "model_card.json"
 FORMAT = "tfmfn-model-card/1"
 
@@ -129,3 +131,29 @@ def read_card(model_path):
             with open(candidate) as stream:
                 return json.load(stream)
     return None
+
+
+def tflite_metadata(card, quantization, evaluation=None):
+    """The metadata that every exported .tflite carries (`tfmfn.litert.add_metadata`), from the model
+    card; the thresholds from `evaluation` (of the converted model, `tfmfn.evaluate` results) when
+    given, else the card's."""
+    thresholds = operating_thresholds(evaluation) if evaluation else card.get("thresholds")
+    threshold = recommended_threshold(evaluation) if evaluation else card.get("recommended_threshold")
+    return {
+        "format": TFLITE_METADATA_FORMAT,
+        "model": card["model"],
+        "input_size": list(card["input_size"]),
+        "input": "aligned RGB face; uint8 pixels, normalised as below when the input tensor is float, quantised "
+                 "with the input tensor's scale and zero point otherwise",
+        "normalization": card["normalization"],
+        "alignment_template": card["alignment_template"],
+        "embedding_size": card["embedding_size"],
+        "quantization": quantization,
+        "recommended_threshold": threshold,
+        "thresholds": thresholds,
+        "threshold_meaning": "same person when the squared distance of the L2-normalised embeddings is below it "
+                             "(cosine similarity above 1 - threshold / 2); recommended_threshold is for 1:1 "
+                             "verification, thresholds.use names the point for each app mode",
+        "tfmfn_version": tfmfn.__version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }

@@ -42,6 +42,14 @@ def normalize(pixels):
     return (pixels - PIXEL_MEAN) / PIXEL_SCALE
 
 
+def input_range(normalization=None):
+    """(lowest, highest) network input that a pixel in [0, 255] becomes under `normalization`
+    ((mean, scale); tfmfn's by default): the range a QAT model's input quantizer is pinned to, so
+    that at scale 1 / 128 every pixel has its own quantisation step."""
+    mean, scale = normalization or (PIXEL_MEAN, PIXEL_SCALE)
+    return (0.0 - mean) / scale, (255.0 - mean) / scale
+
+
 def denormalize(inputs):
     """Inverse of `normalize`: network inputs back to [0, 255] pixel values."""
     return inputs * PIXEL_SCALE + PIXEL_MEAN

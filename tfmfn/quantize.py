@@ -176,9 +176,11 @@ def _revive_empty_channels(model):
 ACTIVATION_RANGE_SUFFIXES = ("output", "post_activation", "quantize_layer")
 
 
-def calibrate(qat, model, images, batch_size=32):
+def calibrate(qat, model, images, batch_size=32, input_range=None):
     """Sets the activation ranges of QAT model `qat` to the min and max that the float
-    `model` (same weights) produces on `images` (normalised float32, N x H x W x 3).
+    `model` (same weights) produces on `images` (normalised float32, N x H x W x 3); the
+    input's range is `input_range` ((low, high), `preprocess.input_range`) when given, so that
+    it is the whole pixel range whatever the images hold (tfmot's input quantizer only widens).
 
     tfmot starts every range at [-6, 6] and moves it by 0.1% per training step, far
     too slowly for a short fine-tune; calibrated ranges start QAT where
@@ -196,6 +198,8 @@ def calibrate(qat, model, images, batch_size=32):
             low[layer.name] = min(low.get(layer.name, 0.0), float(values.min()))
             high[layer.name] = max(high.get(layer.name, 0.0), float(values.max()))
     input_name = form.layers[0].name
+    if input_range is not None:
+        low[input_name], high[input_name] = map(float, input_range)
     for layer in qat.layers:
         source = input_name if not isinstance(layer, tfmot.quantization.keras.QuantizeWrapper) else unwrapped(layer).name
         for variable in layer.non_trainable_weights:

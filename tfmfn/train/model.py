@@ -228,7 +228,8 @@ class Trainer:
         float_model = models.build(self.config.arch, embedding_size=self.config.embedding_size)
         load_initial_weights(float_model, self.config.init_from)
         faces = pipeline.sample_faces(self.source, images, self.input_size, seed=self.config.seed)
-        quantize.calibrate(self.embedder, float_model, preprocess.normalize(faces.astype(np.float32)))
+        quantize.calibrate(self.embedder, float_model, preprocess.normalize(faces.astype(np.float32)),
+                           input_range=preprocess.input_range())
 
     def _cached_targets(self, images, numbers, mirrored):
         """(images, the teacher's cached embeddings of them, mirrored or not)."""
