@@ -8,6 +8,8 @@ import android.view.ContextThemeWrapper;
 import android.view.View;
 
 public class Activity extends ContextThemeWrapper {
+    public static final int RESULT_OK = -1;
+
     public Activity() { throw new RuntimeException("Stub!"); }
 
     protected void onCreate(Bundle savedInstanceState) { throw new RuntimeException("Stub!"); }
@@ -36,6 +38,12 @@ public class Activity extends ContextThemeWrapper {
     public final void requestPermissions(String[] permissions, int requestCode) { throw new RuntimeException("Stub!"); }
 
     public void onRequestPermissionsResult(int requestCode, String[] permissions, int[] grantResults) { throw new RuntimeException("Stub!"); }
+
+    public void startActivityForResult(Intent intent, int requestCode) { throw new RuntimeException("Stub!"); }
+
+    protected void onActivityResult(int requestCode, int resultCode, Intent data) { throw new RuntimeException("Stub!"); }
+
+    public boolean shouldShowRequestPermissionRationale(String permission) { throw new RuntimeException("Stub!"); }
 
     public void finish() { throw new RuntimeException("Stub!"); }
 }

@@ -15,6 +15,10 @@ public abstract class Context {
 
     public abstract File getFilesDir();
 
+    public abstract ContentResolver getContentResolver();
+
+    public abstract String getPackageName();
+
     public abstract void startActivity(Intent intent);
 
     public abstract int checkSelfPermission(String permission);

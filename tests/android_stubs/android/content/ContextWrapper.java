@@ -19,6 +19,12 @@ public class ContextWrapper extends Context {
     public File getFilesDir() { throw new RuntimeException("Stub!"); }
 
     @Override
+    public ContentResolver getContentResolver() { throw new RuntimeException("Stub!"); }
+
+    @Override
+    public String getPackageName() { throw new RuntimeException("Stub!"); }
+
+    @Override
     public void startActivity(Intent intent) { throw new RuntimeException("Stub!"); }
 
     @Override

@@ -16,6 +16,10 @@ public class Build {
     public static class VERSION_CODES {
         public VERSION_CODES() { throw new RuntimeException("Stub!"); }
 
+        public static final int P = 28;
+
         public static final int R = 30;
+
+        public static final int TIRAMISU = 33;
     }
 }

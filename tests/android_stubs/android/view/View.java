@@ -22,7 +22,12 @@ public class View {
 
     protected void onDraw(Canvas canvas) { throw new RuntimeException("Stub!"); }
 
+    public static final int VISIBLE = 0;
+    public static final int GONE = 8;
+
     public void setOnClickListener(View.OnClickListener l) { throw new RuntimeException("Stub!"); }
+
+    public void setVisibility(int visibility) { throw new RuntimeException("Stub!"); }
 
     public void setPadding(int left, int top, int right, int bottom) { throw new RuntimeException("Stub!"); }
 

@@ -21,42 +21,56 @@ import org.tfmfn.facecore.Letterbox;
 import org.tfmfn.facecore.ModelMetadata;
 
 /**
- * One camera frame to faces and an embedding: BlazeFace on the letterboxed frame, MTCNN's ONet on the
- * largest face's box for its five landmarks (as tfmfn.align does), the face aligned by them to the
- * metadata's template, MobileFaceNet on the crop. LiteRT runs the three models on the CPU with
- * XNNPACK; the embedder's input and output are float, int8 or uint8 as its tensors say. Not
- * thread-safe: use it from one thread.
+ * One camera frame to faces and their embeddings: BlazeFace on the letterboxed frame, then for each face
+ * (largest first, at most {@link #MAX_FACES}) MTCNN's ONet on its box for the five landmarks (as
+ * tfmfn.align does), the face aligned by them to the metadata's template, its quality measured, and
+ * MobileFaceNet on the crop, normalised as the metadata says. What a frame needs is asked for: Watch
+ * needs boxes only, so it runs neither ONet nor the embedder. LiteRT runs the three models on the CPU
+ * with XNNPACK; the embedder's input and output are float, int8 or uint8 as its tensors say. Inputs are
+ * written straight into the interpreters' buffers, and the frame-sized arrays are kept from frame to
+ * frame. Not thread-safe: use it from one thread.
  */
 final class FacePipeline implements AutoCloseable {
     static final int DETECTOR_SIZE = 192;
     static final int[] DETECTOR_STRIDES = {4};
     static final float MIN_FACE_SCORE = 0.5f;
     static final float NMS_IOU = 0.3f;
+    static final int MAX_FACES = 5;
 
-    /** What one frame gave. */
-    static final class Result {
-        final List<BlazeFace.Detection> faces;
-        /** The normalised embedding of the largest face, or null when there is no face. */
-        final float[] embedding;
-        /** The largest face's five landmarks (x, y interleaved), or null when there is no face. */
+    /** How much of the pipeline a frame needs. */
+    enum Work { DETECT, ALIGN, EMBED }
+
+    /** One face of a frame: its detection, and with ALIGN its landmarks and quality, with EMBED its embedding. */
+    static final class Face {
+        final BlazeFace.Detection detection;
         final float[] landmarks;
-        /** The largest face's size, pose and sharpness, or null when there is no face. */
         final FaceQuality quality;
-        final double detectMs, alignMs, embedMs;
+        /** The normalised embedding, or null when the frame did not ask for it. */
+        final float[] embedding;
 
-        Result(List<BlazeFace.Detection> faces, float[] embedding, float[] landmarks, FaceQuality quality,
-                double detectMs, double alignMs, double embedMs) {
-            this.faces = faces;
-            this.embedding = embedding;
+        Face(BlazeFace.Detection detection, float[] landmarks, FaceQuality quality, float[] embedding) {
+            this.detection = detection;
             this.landmarks = landmarks;
             this.quality = quality;
+            this.embedding = embedding;
+        }
+    }
+
+    /** What one frame gave: its faces, largest first, and the time each stage took. */
+    static final class Result {
+        final List<Face> faces;
+        final double detectMs, alignMs, embedMs;
+
+        Result(List<Face> faces, double detectMs, double alignMs, double embedMs) {
+            this.faces = faces;
             this.detectMs = detectMs;
             this.alignMs = alignMs;
             this.embedMs = embedMs;
         }
     }
 
-    private final ModelMetadata metadata;
+    /** The embedder's metadata; for a model with only the standard entry, with the output tensor's embedding size. */
+    final ModelMetadata metadata;
     private final Interpreter detector, landmarker, embedder;
     private final float[][] anchors = BlazeFace.anchors(DETECTOR_SIZE, DETECTOR_STRIDES, false);
     private final ByteBuffer detectorInput, regressorsOutput, scoresOutput, embedderInput, embedderOutput;
@@ -66,10 +80,13 @@ final class FacePipeline implements AutoCloseable {
     private final Map<Integer, Object> landmarkerOutputMap = new HashMap<>();
     private final int regressorsIndex, scoresIndex;
     private final Tensor embedderInputTensor, embedderOutputTensor;
+    private final byte[] quantizedOutput;
+    private final float[] floatOutput;
+    private Letterbox letterbox;
+    private int[] square, crop;
     final int threads;
 
     FacePipeline(ModelAssets models, int threads) {
-        this.metadata = models.metadata;
         this.threads = threads;
         detector = new Interpreter(direct(models.detector), options(threads));
         landmarker = new Interpreter(direct(models.landmarker), options(1));
@@ -77,6 +94,9 @@ final class FacePipeline implements AutoCloseable {
         try {
             regressorsIndex = checkDetector(detector, anchors.length);
             landmarkerOutputIndices = checkLandmarker(landmarker);
+            int[] output = embedder.getOutputTensor(0).shape();
+            metadata = models.metadata.standardOnly && output.length == 2
+                    ? models.metadata.withEmbeddingSize(output[1]) : models.metadata;
             checkEmbedder(embedder, metadata);
         } catch (IllegalArgumentException wrongModel) {
             close();
@@ -95,6 +115,8 @@ final class FacePipeline implements AutoCloseable {
         embedderOutputTensor = embedder.getOutputTensor(0);
         embedderInput = allocate(embedderInputTensor.numBytes());
         embedderOutput = allocate(embedderOutputTensor.numBytes());
+        quantizedOutput = new byte[metadata.embeddingSize];
+        floatOutput = new float[metadata.embeddingSize];
     }
 
     /** The detector's regressors output index, once its tensors are the full-range BlazeFace's. */
@@ -115,7 +137,6 @@ final class FacePipeline implements AutoCloseable {
                 + ", 16] box output; install it again with python -m tfmfn.android");
     }
 
-    /** Refuses an embedder whose tensors disagree with its metadata, with what differs. */
     /** The landmarker's output indices of its box correction, points and scores, once it is ONet. */
     private static int[] checkLandmarker(Interpreter landmarker) {
         int side = Landmarks.INPUT_SIDE;
@@ -137,6 +158,7 @@ final class FacePipeline implements AutoCloseable {
         return indices;
     }
 
+    /** Refuses an embedder whose tensors disagree with its metadata, with what differs. */
     private static void checkEmbedder(Interpreter embedder, ModelMetadata metadata) {
         Tensor input = embedder.getInputTensor(0), output = embedder.getOutputTensor(0);
         int[] inputShape = input.shape(), outputShape = output.shape();
@@ -176,25 +198,32 @@ final class FacePipeline implements AutoCloseable {
         return ByteBuffer.allocateDirect(bytes).order(ByteOrder.nativeOrder());
     }
 
-    /** Faces in an upright ARGB frame, largest first, and the embedding of the largest. */
-    Result process(int[] argb, int width, int height) {
+    /** The faces of an upright ARGB frame, largest first, with as much of the pipeline as {@code work} asks. */
+    Result process(int[] argb, int width, int height, Work work) {
         long start = System.nanoTime();
-        List<BlazeFace.Detection> faces = detect(argb, width, height);
+        List<BlazeFace.Detection> detections = detect(argb, width, height);
         long detected = System.nanoTime();
-        if (faces.isEmpty()) {
-            return new Result(faces, null, null, null, millis(start, detected), 0, 0);
+        double alignNs = 0, embedNs = 0;
+        List<Face> faces = new ArrayList<>();
+        for (BlazeFace.Detection detection : detections) {
+            if (work == Work.DETECT || faces.size() == MAX_FACES) {
+                faces.add(new Face(detection, null, null, null));
+                continue;
+            }
+            long faceStart = System.nanoTime();
+            float[] box = detection.box;
+            Landmarks.Result landmarks = Landmarks.locate(argb, width, height,
+                    new double[] {box[0], box[1], box[2], box[3]}, this::runLandmarker, Landmarks.PASSES);
+            double[] matrix = Aligner.matrixFromLandmarks(landmarks.points, metadata.alignmentTemplate);
+            crop = Aligner.warp(argb, width, height, matrix, metadata.inputWidth, metadata.inputHeight, crop);
+            FaceQuality quality = FaceQuality.of(landmarks.points, crop, metadata.inputWidth, metadata.inputHeight);
+            long aligned = System.nanoTime();
+            float[] embedding = work == Work.EMBED ? embed(crop) : null;
+            alignNs += aligned - faceStart;
+            embedNs += System.nanoTime() - aligned;
+            faces.add(new Face(detection, landmarks.points, quality, embedding));
         }
-        float[] box = faces.get(0).box;
-        Landmarks.Result landmarks = Landmarks.locate(argb, width, height,
-                new double[] {box[0], box[1], box[2], box[3]}, this::runLandmarker, Landmarks.PASSES);
-        double[] matrix = Aligner.matrixFromLandmarks(landmarks.points, metadata.alignmentTemplate);
-        int[] crop = Aligner.warp(argb, width, height, matrix, metadata.inputWidth, metadata.inputHeight);
-        FaceQuality quality = FaceQuality.of(landmarks.points, crop, metadata.inputWidth, metadata.inputHeight);
-        long aligned = System.nanoTime();
-        float[] embedding = embed(crop);
-        long embedded = System.nanoTime();
-        return new Result(faces, embedding, landmarks.points, quality, millis(start, detected),
-                millis(detected, aligned), millis(aligned, embedded));
+        return new Result(faces, millis(start, detected), alignNs / 1e6, embedNs / 1e6);
     }
 
     private float[][] runLandmarker(float[] input) {
@@ -208,9 +237,12 @@ final class FacePipeline implements AutoCloseable {
     }
 
     private List<BlazeFace.Detection> detect(int[] argb, int width, int height) {
-        Letterbox letterbox = Letterbox.of(width, height);
+        if (letterbox == null || letterbox.width != width || letterbox.height != height) {
+            letterbox = Letterbox.of(width, height);
+        }
+        square = letterbox.resize(argb, width, height, DETECTOR_SIZE, square);
         detectorInput.rewind();
-        detectorInput.asFloatBuffer().put(BlazeFace.input(letterbox.resize(argb, width, height, DETECTOR_SIZE)));
+        BlazeFace.putInput(square, detectorInput.asFloatBuffer());
         regressorsOutput.rewind();
         scoresOutput.rewind();
         Map<Integer, Object> outputs = new HashMap<>();
@@ -226,30 +258,30 @@ final class FacePipeline implements AutoCloseable {
         return faces;
     }
 
+    /** The normalised embedding of an aligned crop, its input normalised as the metadata says. */
     private float[] embed(int[] crop) {
         embedderInput.rewind();
         DataType inputType = embedderInputTensor.dataType();
         if (inputType == DataType.FLOAT32) {
-            embedderInput.asFloatBuffer().put(FaceInput.normalize(crop));
+            FaceInput.putNormalized(crop, metadata.pixelMean, metadata.pixelScale, embedderInput.asFloatBuffer());
         } else {
-            embedderInput.put(FaceInput.quantize(crop, embedderInputTensor.quantizationParams().getScale(),
-                    embedderInputTensor.quantizationParams().getZeroPoint(), inputType == DataType.INT8));
+            FaceInput.putQuantized(crop, metadata.pixelMean, metadata.pixelScale,
+                    embedderInputTensor.quantizationParams().getScale(),
+                    embedderInputTensor.quantizationParams().getZeroPoint(), inputType == DataType.INT8, embedderInput);
         }
         embedderInput.rewind();
         embedderOutput.rewind();
         embedder.run(embedderInput, embedderOutput);
         embedderOutput.rewind();
-        float[] raw;
         DataType outputType = embedderOutputTensor.dataType();
         if (outputType == DataType.FLOAT32) {
-            raw = floats(embedderOutput);
-        } else {
-            byte[] values = new byte[embedderOutput.remaining()];
-            embedderOutput.get(values);
-            raw = Embeddings.dequantize(values, embedderOutputTensor.quantizationParams().getScale(),
-                    embedderOutputTensor.quantizationParams().getZeroPoint(), outputType == DataType.INT8);
+            embedderOutput.asFloatBuffer().get(floatOutput);
+            return Embeddings.normalize(floatOutput);
         }
-        return Embeddings.normalize(raw);
+        embedderOutput.get(quantizedOutput);
+        return Embeddings.normalize(Embeddings.dequantize(quantizedOutput,
+                embedderOutputTensor.quantizationParams().getScale(),
+                embedderOutputTensor.quantizationParams().getZeroPoint(), outputType == DataType.INT8));
     }
 
     private static float[] floats(ByteBuffer buffer) {

@@ -6,9 +6,12 @@ import android.app.AlertDialog;
 import android.content.Intent;
 import android.content.pm.PackageManager;
 import android.graphics.Color;
+import android.net.Uri;
 import android.os.Bundle;
 import android.os.Handler;
 import android.os.Looper;
+import android.os.SystemClock;
+import android.provider.Settings;
 import android.view.View;
 import android.widget.AdapterView;
 import android.widget.ArrayAdapter;
@@ -28,6 +31,7 @@ import androidx.lifecycle.LifecycleOwner;
 import androidx.lifecycle.LifecycleRegistry;
 import com.google.common.util.concurrent.ListenableFuture;
 import java.io.IOException;
+import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -37,32 +41,35 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
+import org.tfmfn.facecore.BlazeFace;
 import org.tfmfn.facecore.CameraFrame;
+import org.tfmfn.facecore.Enrolment;
 import org.tfmfn.facecore.Gallery;
 import org.tfmfn.facecore.OperatingPoint;
+import org.tfmfn.facecore.Session;
 
 /**
- * The camera screen: live detection, and the three things a user does with it. Enroll takes several
- * samples of one face under a name; Verify (1:1) says whether the face is one chosen person; Identify
- * (1:N) names the closest enrolled person, or nobody. Each mode uses its own threshold from the
- * model's metadata (1:1 at FAR 1e-3; 1:N at the stricter FAR 1e-4, since every enrolled face is one
- * more chance of a false accept), and the status line says which. Models, gallery and frames live on
- * one analysis thread, whose tasks report failures on the status line; the UI thread only shows
- * results. The camera frame is read into one pixel array kept from frame to frame.
+ * The camera screen: live detection, and what a user does with it (decided by facecore's
+ * {@link Session}, on the JVM-tested side). Enroll asks the person to turn the head as told (liveness),
+ * then takes checked samples of one face under a name and warns when the face is someone enrolled
+ * already; Photos enrols a person from pictures picked with the system photo picker; Verify (1:1)
+ * asks for the same turns, then decides by a vote over frames whether the face is one chosen person;
+ * Identify (1:N) names every face in the frame, or nobody. Each mode uses its own threshold from the
+ * model's metadata (1:1 at FAR 1e-3; 1:N at the stricter FAR 1e-4), and the status line gives it with
+ * the false accept rate of one decision. Models, gallery and frames live on one analysis thread, whose
+ * tasks report failures on the status line; the UI thread only shows results. The camera frame is read
+ * into one pixel array kept from frame to frame. The activity handles configuration changes itself
+ * (the manifest's configChanges), so an enrolment under way survives them.
  *
  * <p>The activity is a plain {@link Activity} that is its own {@link LifecycleOwner}, the type CameraX
  * binds its use cases to, so the app needs no AndroidX beyond CameraX.
  */
 public final class MainActivity extends Activity implements LifecycleOwner {
     static final String EXTRA_MODEL = "model", EXTRA_EMBEDDING_SIZE = "embedding_size";
-    private static final int CAMERA_REQUEST = 1;
-    private static final int SAMPLES_PER_ENROLLMENT = 5;
-    private static final long MS_BETWEEN_SAMPLES = 400;
+    private static final int CAMERA_REQUEST = 1, PHOTOS_REQUEST = 2;
     private static final double FALLBACK_THRESHOLD = 1.2;
     private static final int[] THREAD_CHOICES = {1, 2, 4};
     private static final int MATCH = Color.rgb(60, 200, 90), NO_MATCH = Color.rgb(230, 70, 60);
-
-    private enum Mode { WATCH, ENROLL, VERIFY, IDENTIFY }
 
     private final LifecycleRegistry lifecycle = new LifecycleRegistry(this);
     private final ExecutorService analysis = Executors.newSingleThreadExecutor();
@@ -70,22 +77,21 @@ public final class MainActivity extends Activity implements LifecycleOwner {
     private PreviewView preview;
     private OverlayView overlay;
     private TextView status, latency;
+    private Button settings;
     private ProcessCameraProvider cameraProvider;
     private boolean cameraStarting;
     private int lensFacing = CameraSelector.LENS_FACING_FRONT;
+    private String photosName;
 
     // Owned by the analysis thread.
     private ModelAssets models;
     private FacePipeline pipeline;
     private GalleryStore store;
     private Gallery gallery;
+    private Session session;
     private OperatingPoint verifyPoint, identifyPoint;
     private int[] frame;
     private String notice = "";
-    private Mode mode = Mode.WATCH;
-    private String person;
-    private final List<float[]> samples = new ArrayList<>();
-    private long lastSampleAt;
 
     // Written by the analysis thread, read by the UI thread.
     private volatile List<String> enrolled = Collections.emptyList();
@@ -106,7 +112,10 @@ public final class MainActivity extends Activity implements LifecycleOwner {
         overlay = findViewById(R.id.overlay);
         status = findViewById(R.id.status);
         latency = findViewById(R.id.latency);
-        this.<Button>findViewById(R.id.enroll).setOnClickListener(view -> askNameAndEnroll());
+        settings = findViewById(R.id.settings);
+        settings.setOnClickListener(view -> openAppSettings());
+        this.<Button>findViewById(R.id.enroll).setOnClickListener(view -> askName(this::startEnrolment));
+        this.<Button>findViewById(R.id.photos).setOnClickListener(view -> askName(this::pickPhotos));
         this.<Button>findViewById(R.id.verify).setOnClickListener(view -> choosePersonAndVerify());
         this.<Button>findViewById(R.id.identify).setOnClickListener(view -> identify());
         this.<Button>findViewById(R.id.people).setOnClickListener(view -> openPeople());
@@ -128,10 +137,23 @@ public final class MainActivity extends Activity implements LifecycleOwner {
             return;
         }
         if (results.length > 0 && results[0] == PackageManager.PERMISSION_GRANTED) {
+            settings.setVisibility(View.GONE);
             startCamera();
         } else {
-            status.setText(R.string.camera_denied);
+            // Denied for good (or twice), Android no longer asks: only the app's system settings can allow it.
+            boolean askAgain = shouldShowRequestPermissionRationale(Manifest.permission.CAMERA);
+            status.setText(askAgain ? R.string.camera_denied_once : R.string.camera_denied);
+            settings.setVisibility(View.VISIBLE);
         }
+    }
+
+    private void openAppSettings() {
+        if (cameraAllowed() || shouldShowRequestPermissionRationale(Manifest.permission.CAMERA)) {
+            requestPermissions(new String[] {Manifest.permission.CAMERA}, CAMERA_REQUEST);
+            return;
+        }
+        startActivity(new Intent(Settings.ACTION_APPLICATION_DETAILS_SETTINGS,
+                Uri.fromParts("package", getPackageName(), null)));
     }
 
     @Override
@@ -145,9 +167,10 @@ public final class MainActivity extends Activity implements LifecycleOwner {
         super.onResume();
         lifecycle.handleLifecycleEvent(Lifecycle.Event.ON_RESUME);
         if (cameraAllowed()) {
+            settings.setVisibility(View.GONE);
             startCamera(); // the permission may have been granted in the system settings meanwhile
         }
-        inBackground("Reading the enrolled people", this::loadGallery); // the people screen may have deleted someone
+        inBackground("Reading the enrolled people", this::loadGallery); // the people screen may have changed them
     }
 
     @Override
@@ -225,17 +248,20 @@ public final class MainActivity extends Activity implements LifecycleOwner {
             showStatus(error.getMessage());
             return;
         }
-        verifyPoint = models.metadata.pointFor(OperatingPoint.VERIFY);
-        identifyPoint = models.metadata.pointFor(OperatingPoint.IDENTIFY);
+        verifyPoint = pipeline.metadata.pointFor(OperatingPoint.VERIFY);
+        identifyPoint = pipeline.metadata.pointFor(OperatingPoint.IDENTIFY);
         if (verifyPoint == null) {
             verifyPoint = OperatingPoint.appDefault(OperatingPoint.VERIFY, FALLBACK_THRESHOLD);
             identifyPoint = OperatingPoint.appDefault(OperatingPoint.IDENTIFY, FALLBACK_THRESHOLD);
-            notice = String.format(Locale.US, "The model carries no thresholds; using %.2f. ", FALLBACK_THRESHOLD);
+            notice = String.format(Locale.US, "%s carries no measured thresholds%s; using %.2f, whose false accept rate "
+                    + "is unknown. ", ModelAssets.EMBEDDER, pipeline.metadata.standardOnly
+                    ? " (only TFLite's standard metadata)" : "", FALLBACK_THRESHOLD);
         }
-        store = new GalleryStore(getFilesDir(), models.identity, models.metadata.embeddingSize);
-        ready = true;
+        store = new GalleryStore(getFilesDir(), models.identity, pipeline.metadata.embeddingSize);
         loadGallery();
-        setMode(Mode.WATCH, null);
+        session = new Session(gallery, verifyPoint, identifyPoint, new SecureRandom());
+        ready = true;
+        showMode();
     }
 
     private void loadGallery() {
@@ -245,35 +271,26 @@ public final class MainActivity extends Activity implements LifecycleOwner {
         try {
             gallery = store.load();
         } catch (IOException unreadable) {
-            gallery = new Gallery(models.identity, models.metadata.embeddingSize);
+            gallery = new Gallery(models.identity, pipeline.metadata.embeddingSize);
             notice = unreadable.getMessage() + " ";
         }
         enrolled = gallery.names();
-        if (mode == Mode.VERIFY && !enrolled.contains(person)) {
-            setMode(Mode.WATCH, null);
+        if (session != null) {
+            session.setGallery(gallery);
+            if (session.mode() == Session.Mode.VERIFY && !enrolled.contains(session.person())) {
+                session.watch();
+                showMode();
+            }
         }
     }
 
-    private void setMode(Mode next, String name) {
-        mode = next;
-        person = name;
-        samples.clear();
-        lastSampleAt = 0;
-        showStatus(notice + describeMode());
-    }
-
-    private String describeMode() {
-        switch (mode) {
-            case ENROLL:
-                return "Enrolling " + person + ": look at the camera, turn your head a little.";
-            case VERIFY:
-                return "Verifying: is this " + person + "? " + verifyPoint.describe();
-            case IDENTIFY:
-                return "Identifying among " + enrolled.size() + " enrolled. " + identifyPoint.describe();
-            default:
-                return String.format(Locale.US, "%s (%s). %d enrolled. Press Enroll, Verify or Identify. %s; %s.",
-                        models.metadata.model, models.metadata.quantization, enrolled.size(), verifyPoint.describe(),
-                        identifyPoint.describe());
+    private void showMode() {
+        if (session.mode() == Session.Mode.WATCH) {
+            showStatus(String.format(Locale.US, "%s%s (%s). %d enrolled. Enroll, Verify or Identify. %s; %s.", notice,
+                    pipeline.metadata.model, pipeline.metadata.quantization, enrolled.size(), verifyPoint.describe(),
+                    identifyPoint.describe()));
+        } else {
+            showStatus(notice + session.describe());
         }
     }
 
@@ -324,7 +341,7 @@ public final class MainActivity extends Activity implements LifecycleOwner {
     /** Runs on the analysis thread for the latest camera frame. */
     private void analyze(ImageProxy image) {
         try {
-            if (pipeline == null) {
+            if (pipeline == null || session == null) {
                 return;
             }
             ImageProxy.PlaneProxy plane = image.getPlanes()[0];
@@ -333,18 +350,31 @@ public final class MainActivity extends Activity implements LifecycleOwner {
                     plane.getRowStride(), plane.getPixelStride(), rotation, frame);
             int width = CameraFrame.uprightWidth(image.getWidth(), image.getHeight(), rotation);
             int height = CameraFrame.uprightHeight(image.getWidth(), image.getHeight(), rotation);
+            FacePipeline.Work work = session.needsEmbeddings() ? FacePipeline.Work.EMBED
+                    : session.needsLandmarks() ? FacePipeline.Work.ALIGN : FacePipeline.Work.DETECT;
             long start = System.nanoTime();
-            FacePipeline.Result result = pipeline.process(frame, width, height);
+            FacePipeline.Result result = pipeline.process(frame, width, height, work);
             double totalMs = (System.nanoTime() - start) / 1e6;
-            String label = decide(result);
-            int color = label.startsWith("✓") ? MATCH : label.startsWith("✗") ? NO_MATCH : Color.WHITE;
+            Session.Outcome outcome = session.frame(sessionFaces(result), SystemClock.elapsedRealtime());
+            if (outcome.enrolledName != null) {
+                finishEnrolment(outcome.enrolledName, outcome.enrolledSamples, outcome.lookalike);
+            } else if (session.mode() != Session.Mode.WATCH) {
+                showStatus(notice + outcome.status);
+            }
+            List<String> labels = new ArrayList<>();
+            List<Integer> colors = new ArrayList<>();
+            for (Session.Label label : outcome.labels) {
+                labels.add(label.text);
+                colors.add(label.kind == Session.Kind.MATCH ? MATCH : label.kind == Session.Kind.NO_MATCH ? NO_MATCH
+                        : Color.WHITE);
+            }
             boolean mirrored = lensFacing == CameraSelector.LENS_FACING_FRONT;
             String timing = String.format(Locale.US,
                     "detect %5.1f  align %4.1f  embed %5.1f  total %5.1f ms  %dx%d, %d threads, %s",
                     result.detectMs, result.alignMs, result.embedMs, totalMs, width, height, pipeline.threads,
-                    models.metadata.quantization);
+                    pipeline.metadata.quantization);
             runOnUiThread(() -> {
-                overlay.show(result.faces, width, height, mirrored, label, color);
+                overlay.show(detections(result), width, height, mirrored, labels, colors);
                 latency.setText(timing);
             });
         } catch (RuntimeException error) {
@@ -354,56 +384,56 @@ public final class MainActivity extends Activity implements LifecycleOwner {
         }
     }
 
-    /** Acts on one frame in the current mode; returns the label for the largest face. */
-    private String decide(FacePipeline.Result result) {
-        if (result.embedding == null) {
-            return "";
+    private static List<Session.Face> sessionFaces(FacePipeline.Result result) {
+        List<Session.Face> faces = new ArrayList<>();
+        for (FacePipeline.Face face : result.faces) {
+            faces.add(new Session.Face(face.detection.box, face.landmarks, face.quality, face.embedding));
         }
-        switch (mode) {
-            case ENROLL:
-                return collectSample(result.embedding);
-            case VERIFY: {
-                double distance = gallery.distance(person, result.embedding);
-                boolean same = distance < verifyPoint.threshold;
-                return String.format(Locale.US, "%s %s  d² %.2f / %.2f (1:1)", same ? "✓" : "✗", person, distance,
-                        verifyPoint.threshold);
-            }
-            case IDENTIFY: {
-                Gallery.Match match = gallery.identify(result.embedding, identifyPoint.threshold);
-                return match == null ? "✗ unknown (1:N)"
-                        : String.format(Locale.US, "✓ %s  d² %.2f / %.2f (1:N)", match.name, match.squaredDistance,
-                                identifyPoint.threshold);
-            }
-            default:
-                return "face";
-        }
+        return faces;
     }
 
-    private String collectSample(float[] embedding) {
-        long now = System.currentTimeMillis();
-        if (now - lastSampleAt >= MS_BETWEEN_SAMPLES) {
-            samples.add(embedding);
-            lastSampleAt = now;
+    private static List<BlazeFace.Detection> detections(FacePipeline.Result result) {
+        List<BlazeFace.Detection> detections = new ArrayList<>();
+        for (FacePipeline.Face face : result.faces) {
+            detections.add(face.detection);
         }
-        if (samples.size() < SAMPLES_PER_ENROLLMENT) {
-            return String.format(Locale.US, "sample %d / %d", samples.size(), SAMPLES_PER_ENROLLMENT);
+        return detections;
+    }
+
+    /** Stores a finished enrolment; when the face resembles someone enrolled, asks first. */
+    private void finishEnrolment(String name, List<float[]> samples, Gallery.Match lookalike) {
+        if (lookalike == null) {
+            enrol(name, samples, "");
+            return;
         }
+        String question = String.format(Locale.US, "%s looks like %s, who is enrolled already (d² %.2f, below the 1:N "
+                + "threshold %.2f). Enrol %s anyway?", name, lookalike.name, lookalike.squaredDistance,
+                identifyPoint.threshold, name);
+        runOnUiThread(() -> new AlertDialog.Builder(this)
+                .setTitle(R.string.lookalike_title)
+                .setMessage(question)
+                .setPositiveButton(R.string.enroll_anyway, (dialog, which) -> inBackground("Enrolling",
+                        () -> enrol(name, samples, " Warning: resembles " + lookalike.name + ".")))
+                .setNegativeButton(R.string.cancel, (dialog, which) -> showStatus("Not enrolled: " + name + "."))
+                .show());
+    }
+
+    private void enrol(String name, List<float[]> samples, String warning) {
         for (float[] sample : samples) {
-            gallery.enroll(person, sample);
+            gallery.enroll(name, sample);
         }
-        String name = person;
         try {
             store.save(gallery);
-            notice = "Enrolled " + name + " (" + gallery.samples(name) + " samples). ";
+            notice = "Enrolled " + name + " (" + gallery.samples(name) + " samples)." + warning + " ";
         } catch (IOException error) {
-            notice = "Enrolled " + name + " for this session only: " + error.getMessage() + ". ";
+            notice = "Enrolled " + name + " for this session only: " + error.getMessage() + "." + warning + " ";
         }
         enrolled = gallery.names();
-        setMode(Mode.WATCH, null);
-        return "✓ " + name;
+        session.setGallery(gallery);
+        showMode();
     }
 
-    private void askNameAndEnroll() {
+    private void askName(NameAction then) {
         if (!ready) {
             Toast.makeText(this, status.getText(), Toast.LENGTH_LONG).show();
             return;
@@ -419,11 +449,71 @@ public final class MainActivity extends Activity implements LifecycleOwner {
                     if (chosen.isEmpty()) {
                         Toast.makeText(this, "A person needs a name.", Toast.LENGTH_SHORT).show();
                     } else {
-                        inBackground("Enrolling", () -> setMode(Mode.ENROLL, chosen));
+                        then.run(chosen);
                     }
                 })
                 .setNegativeButton(R.string.cancel, null)
                 .show();
+    }
+
+    private interface NameAction {
+        void run(String name);
+    }
+
+    private void startEnrolment(String name) {
+        inBackground("Enrolling", () -> {
+            session.enroll(name);
+            showMode();
+        });
+    }
+
+    private void pickPhotos(String name) {
+        photosName = name;
+        startActivityForResult(Photos.pickIntent(), PHOTOS_REQUEST);
+    }
+
+    @Override
+    protected void onActivityResult(int requestCode, int resultCode, Intent data) {
+        if (requestCode != PHOTOS_REQUEST || resultCode != RESULT_OK || data == null) {
+            return;
+        }
+        List<Uri> picked = Photos.picked(data);
+        String name = photosName;
+        inBackground("Enrolling from photos", () -> enrolFromPhotos(name, picked));
+    }
+
+    /** Enrols {@code name} from photos: each must hold exactly one usable face, and the faces must agree. */
+    private void enrolFromPhotos(String name, List<Uri> photos) {
+        List<float[]> samples = new ArrayList<>();
+        List<String> skipped = new ArrayList<>();
+        for (int i = 0; i < photos.size(); i++) {
+            String which = "photo " + (i + 1);
+            try {
+                Photos.Pixels photo = Photos.read(getContentResolver(), photos.get(i));
+                FacePipeline.Result result = pipeline.process(photo.argb, photo.width, photo.height, FacePipeline.Work.EMBED);
+                FacePipeline.Face face = result.faces.isEmpty() ? null : result.faces.get(0);
+                String problem = Enrolment.problem(result.faces.size(), face == null ? null : face.quality);
+                if (problem != null) {
+                    skipped.add(which + ": " + problem);
+                } else {
+                    samples.add(face.embedding);
+                }
+            } catch (IOException unreadable) {
+                skipped.add(which + ": " + unreadable.getMessage());
+            }
+        }
+        int odd = samples.size() > 2 ? Enrolment.outlier(samples, verifyPoint.threshold) : -1;
+        if (odd >= 0) {
+            samples.remove(odd);
+            skipped.add("one face did not look like the others");
+        }
+        String report = skipped.isEmpty() ? "" : " Skipped: " + String.join("; ", skipped) + ".";
+        if (samples.isEmpty()) {
+            showStatus("Not enrolled: no usable face in the photos." + report);
+            return;
+        }
+        notice = report.isEmpty() ? "" : report.trim() + " ";
+        finishEnrolment(name, samples, Enrolment.lookalike(gallery, samples, identifyPoint.threshold));
     }
 
     private void choosePersonAndVerify() {
@@ -435,7 +525,10 @@ public final class MainActivity extends Activity implements LifecycleOwner {
         String[] choices = names.toArray(new String[0]);
         new AlertDialog.Builder(this)
                 .setTitle(R.string.verify_title)
-                .setItems(choices, (dialog, which) -> inBackground("Verifying", () -> setMode(Mode.VERIFY, choices[which])))
+                .setItems(choices, (dialog, which) -> inBackground("Verifying", () -> {
+                    session.verify(choices[which]);
+                    showMode();
+                }))
                 .show();
     }
 
@@ -444,7 +537,10 @@ public final class MainActivity extends Activity implements LifecycleOwner {
             Toast.makeText(this, status.getText(), Toast.LENGTH_LONG).show();
             return;
         }
-        inBackground("Identifying", () -> setMode(Mode.IDENTIFY, null));
+        inBackground("Identifying", () -> {
+            session.identify();
+            showMode();
+        });
     }
 
     private void openPeople() {
@@ -454,7 +550,7 @@ public final class MainActivity extends Activity implements LifecycleOwner {
         }
         startActivity(new Intent(this, PeopleActivity.class)
                 .putExtra(EXTRA_MODEL, models.identity)
-                .putExtra(EXTRA_EMBEDDING_SIZE, models.metadata.embeddingSize));
+                .putExtra(EXTRA_EMBEDDING_SIZE, pipeline.metadata.embeddingSize));
     }
 
     private void showStatus(String text) {

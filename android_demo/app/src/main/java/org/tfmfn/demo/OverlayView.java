@@ -11,17 +11,17 @@ import java.util.List;
 import org.tfmfn.facecore.BlazeFace;
 
 /**
- * Draws the detected faces over the camera preview: boxes, keypoints and a label for the largest face.
- * Frame coordinates are mapped the way PreviewView's default FILL_CENTER scales the preview (and
- * mirrored for the front camera).
+ * Draws the detected faces over the camera preview: boxes, keypoints and each face's label in its
+ * colour. Frame coordinates are mapped the way PreviewView's default FILL_CENTER scales the preview
+ * (and mirrored for the front camera).
  */
 public final class OverlayView extends View {
     private final Paint box = new Paint(), point = new Paint(), text = new Paint();
     private List<BlazeFace.Detection> faces = Collections.emptyList();
+    private List<String> labels = Collections.emptyList();
+    private List<Integer> colors = Collections.emptyList();
     private int frameWidth = 1, frameHeight = 1;
     private boolean mirrored;
-    private String label = "";
-    private int labelColor = Color.WHITE;
 
     public OverlayView(Context context, AttributeSet attributes) {
         super(context, attributes);
@@ -32,15 +32,15 @@ public final class OverlayView extends View {
         text.setShadowLayer(4, 0, 0, Color.BLACK);
     }
 
-    /** Shows {@code faces} (largest first) of a frame of the given size; {@code label} goes on the first. */
-    void show(List<BlazeFace.Detection> faces, int frameWidth, int frameHeight, boolean mirrored, String label,
-              int labelColor) {
+    /** Shows {@code faces} of a frame of the given size, with a label and a colour each (same order). */
+    void show(List<BlazeFace.Detection> faces, int frameWidth, int frameHeight, boolean mirrored, List<String> labels,
+              List<Integer> colors) {
         this.faces = faces;
         this.frameWidth = frameWidth;
         this.frameHeight = frameHeight;
         this.mirrored = mirrored;
-        this.label = label;
-        this.labelColor = labelColor;
+        this.labels = labels;
+        this.colors = colors;
         invalidate();
     }
 
@@ -53,14 +53,16 @@ public final class OverlayView extends View {
             BlazeFace.Detection face = faces.get(i);
             float left = x(face.box[0], scale, offsetX), right = x(face.box[2], scale, offsetX);
             float top = face.box[1] * scale + offsetY, bottom = face.box[3] * scale + offsetY;
-            box.setColor(i == 0 ? labelColor : Color.LTGRAY);
+            int color = i < colors.size() ? colors.get(i) : Color.LTGRAY;
+            box.setColor(color);
             canvas.drawRect(Math.min(left, right), top, Math.max(left, right), bottom, box);
             for (int k = 0; k < 6; k++) {
                 canvas.drawCircle(x(face.keypoints[2 * k], scale, offsetX),
                         face.keypoints[2 * k + 1] * scale + offsetY, radius, point);
             }
-            if (i == 0 && !label.isEmpty()) {
-                text.setColor(labelColor);
+            String label = i < labels.size() ? labels.get(i) : "";
+            if (!label.isEmpty()) {
+                text.setColor(color);
                 canvas.drawText(label, Math.min(left, right), top - text.getTextSize() / 3, text);
             }
         }

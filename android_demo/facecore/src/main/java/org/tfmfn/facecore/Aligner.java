@@ -47,11 +47,16 @@ public final class Aligner {
 
     /** The {@code outWidth} x {@code outHeight} ARGB crop of the {@code width} x {@code height} ARGB photo. */
     public static int[] warp(int[] argb, int width, int height, double[] matrix, int outWidth, int outHeight) {
+        return warp(argb, width, height, matrix, outWidth, outHeight, null);
+    }
+
+    /** The crop, in {@code reuse} when it holds exactly {@code outWidth x outHeight} pixels (else in a new array). */
+    public static int[] warp(int[] argb, int width, int height, double[] matrix, int outWidth, int outHeight, int[] reuse) {
         if (argb.length != width * height) {
             throw new IllegalArgumentException(argb.length + " pixels for a " + width + "x" + height + " image");
         }
         double[] inverse = Similarity.invert(matrix);
-        int[] out = new int[outWidth * outHeight];
+        int[] out = reuse != null && reuse.length == outWidth * outHeight ? reuse : new int[outWidth * outHeight];
         for (int y = 0; y < outHeight; y++) {
             for (int x = 0; x < outWidth; x++) {
                 double sourceX = inverse[0] * x + inverse[1] * y + inverse[2];

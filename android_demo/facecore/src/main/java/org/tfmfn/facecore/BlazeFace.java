@@ -1,5 +1,6 @@
 package org.tfmfn.facecore;
 
+import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -35,12 +36,17 @@ public final class BlazeFace {
     /** The model input of a letterboxed square of ARGB pixels: RGB values scaled to [-1, 1]. */
     public static float[] input(int[] square) {
         float[] input = new float[3 * square.length];
-        for (int i = 0; i < square.length; i++) {
-            input[3 * i] = ((square[i] >> 16) & 0xff) / 127.5f - 1f;
-            input[3 * i + 1] = ((square[i] >> 8) & 0xff) / 127.5f - 1f;
-            input[3 * i + 2] = (square[i] & 0xff) / 127.5f - 1f;
-        }
+        putInput(square, FloatBuffer.wrap(input));
         return input;
+    }
+
+    /** Writes the model input of a letterboxed square into {@code out} (the interpreter's buffer) from its position. */
+    public static void putInput(int[] square, FloatBuffer out) {
+        for (int pixel : square) {
+            out.put(((pixel >> 16) & 0xff) / 127.5f - 1f);
+            out.put(((pixel >> 8) & 0xff) / 127.5f - 1f);
+            out.put((pixel & 0xff) / 127.5f - 1f);
+        }
     }
 
     /** Anchor centres (x, y), in the order of the model's outputs; layers of equal stride share a grid. */

@@ -44,12 +44,14 @@ public final class CameraFrame {
         }
         int[] out = reuse != null && reuse.length == width * height ? reuse : new int[width * height];
         int outWidth = uprightWidth(width, height, rotationDegrees);
+        byte[] row = new byte[width * pixelStride];
+        ByteBuffer rows = rgba.duplicate();
         for (int y = 0; y < height; y++) {
-            int row = y * rowStride;
+            rows.position(y * rowStride);
+            rows.get(row, 0, row.length); // one bulk copy a row: a get per byte costs a bounds check each
             for (int x = 0; x < width; x++) {
-                int at = row + x * pixelStride;
-                int pixel = 0xff000000 | (rgba.get(at) & 0xff) << 16 | (rgba.get(at + 1) & 0xff) << 8
-                        | (rgba.get(at + 2) & 0xff);
+                int at = x * pixelStride;
+                int pixel = 0xff000000 | (row[at] & 0xff) << 16 | (row[at + 1] & 0xff) << 8 | (row[at + 2] & 0xff);
                 out[target(x, y, width, height, outWidth, rotationDegrees)] = pixel;
             }
         }

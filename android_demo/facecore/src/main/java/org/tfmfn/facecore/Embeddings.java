@@ -1,5 +1,7 @@
 package org.tfmfn.facecore;
 
+import java.util.List;
+
 /**
  * Embedding arithmetic and the verification decision: embeddings are L2-normalised, compared by
  * cosine; two faces are the same person when the squared distance of their normalised embeddings
@@ -23,6 +25,24 @@ public final class Embeddings {
             unit[i] = (float) (vector[i] / norm);
         }
         return unit;
+    }
+
+    /** The normalised mean of one or more embeddings of one size. */
+    public static float[] mean(List<float[]> embeddings) {
+        if (embeddings.isEmpty()) {
+            throw new IllegalArgumentException("the mean of no embeddings");
+        }
+        float[] sum = new float[embeddings.get(0).length];
+        for (float[] embedding : embeddings) {
+            if (embedding.length != sum.length) {
+                throw new IllegalArgumentException("embeddings of " + sum.length + " and " + embedding.length + " values");
+            }
+            float[] unit = normalize(embedding);
+            for (int i = 0; i < sum.length; i++) {
+                sum[i] += unit[i];
+            }
+        }
+        return normalize(sum);
     }
 
     /** The float values of a quantized output tensor: {@code scale * (q - zeroPoint)}. */

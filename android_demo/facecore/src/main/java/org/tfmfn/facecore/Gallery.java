@@ -16,13 +16,17 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Enrolled people, several normalised embedding samples each, for one model. 1:N identification
- * scores a person by their best sample. The file format starts with a magic word, a format version,
- * the model's name and embedding size: a gallery written for another model, or by a newer format,
- * is refused with a message instead of being misread.
+ * Enrolled people, several normalised embedding samples each, for one model. A person's score
+ * against a probe is the squared distance to the normalised mean of their samples: one comparison
+ * per person however many samples they have, so that k samples do not give an impostor k chances
+ * below the threshold (the closest of k samples would, about k times the measured false accept
+ * rate). The file format starts with a magic word, a format version, the model's identity and
+ * embedding size: a gallery written for another model, or by a newer format, is refused with a
+ * message instead of being misread. The same file is the export a user copies to another device
+ * and imports there ({@link #importFrom}).
  *
  * <pre>{@code
- * Gallery gallery = new Gallery("mobilefacenet", 128);
+ * Gallery gallery = new Gallery("mobilefacenet@1a2b3c", 128);
  * gallery.enroll("ada", embedding);
  * Gallery.Match match = gallery.identify(probe, threshold);   // null: nobody close enough
  * }</pre>
@@ -88,36 +92,70 @@ public final class Gallery {
         return samples == null ? 0 : samples.size();
     }
 
-    /** The squared distance from a probe to {@code name}'s closest sample; IllegalArgumentException if not enrolled. */
-    public double distance(String name, float[] probe) {
+    /** The normalised mean of {@code name}'s samples; IllegalArgumentException if not enrolled. */
+    public float[] centroid(String name) {
         List<float[]> samples = people.get(name);
         if (samples == null) {
             throw new IllegalArgumentException(name + " is not enrolled");
         }
-        double best = Double.POSITIVE_INFINITY;
-        for (float[] sample : samples) {
-            best = Math.min(best, Embeddings.squaredDistance(probe, sample));
-        }
-        return best;
+        return Embeddings.mean(samples);
     }
 
-    /** 1:1 verification against an enrolled person: their closest sample is below {@code threshold}. */
+    /** {@code name}'s score: the squared distance from a probe to their centroid; IllegalArgumentException if not enrolled. */
+    public double distance(String name, float[] probe) {
+        return Embeddings.squaredDistance(probe, centroid(name));
+    }
+
+    /** 1:1 verification against an enrolled person: their score is below {@code threshold}. */
     public boolean verify(String name, float[] probe, double threshold) {
         return distance(name, probe) < threshold;
     }
 
-    /** The closest person (best sample) if their squared distance is below {@code threshold}, else null. */
-    public Match identify(float[] probe, double threshold) {
+    /** The best-scoring person, whatever their score; null for an empty gallery. */
+    public Match closest(float[] probe) {
         Match best = null;
-        for (Map.Entry<String, List<float[]>> person : people.entrySet()) {
-            for (float[] sample : person.getValue()) {
-                double distance = Embeddings.squaredDistance(probe, sample);
-                if (best == null || distance < best.squaredDistance) {
-                    best = new Match(person.getKey(), distance);
-                }
+        for (String name : people.keySet()) {
+            double distance = distance(name, probe);
+            if (best == null || distance < best.squaredDistance) {
+                best = new Match(name, distance);
             }
         }
+        return best;
+    }
+
+    /** The best-scoring person if their score is below {@code threshold}, else null. */
+    public Match identify(float[] probe, double threshold) {
+        Match best = closest(probe);
         return best != null && best.squaredDistance < threshold ? best : null;
+    }
+
+    /** What an import did: the people added, and those skipped because a person of that name is enrolled here. */
+    public static final class Imported {
+        public final List<String> added, skipped;
+
+        Imported(List<String> added, List<String> skipped) {
+            this.added = Collections.unmodifiableList(added);
+            this.skipped = Collections.unmodifiableList(skipped);
+        }
+    }
+
+    /**
+     * Adds the people of an exported gallery ({@link #write}) to this one. The export must come from the
+     * same model (identity and embedding size) in a format this app reads; a name enrolled here is kept
+     * as it is and reported as skipped, so an import never changes who someone already is.
+     */
+    public Imported importFrom(InputStream export) throws IOException {
+        Gallery other = read(export, model, embeddingSize);
+        List<String> added = new ArrayList<>(), skipped = new ArrayList<>();
+        for (Map.Entry<String, List<float[]>> person : other.people.entrySet()) {
+            if (people.containsKey(person.getKey())) {
+                skipped.add(person.getKey());
+            } else {
+                people.put(person.getKey(), person.getValue());
+                added.add(person.getKey());
+            }
+        }
+        return new Imported(added, skipped);
     }
 
     /** Writes the gallery (see the class comment for what the header holds). */
@@ -145,7 +183,7 @@ public final class Gallery {
         DataInputStream in = new DataInputStream(stream);
         try {
             if (in.readInt() != MAGIC) {
-                throw new IOException("not a tfmfn gallery file");
+                throw new IOException("not a tfmfn gallery file (export one with the app's Export button)");
             }
             int version = in.readInt();
             if (version > FORMAT_VERSION) {

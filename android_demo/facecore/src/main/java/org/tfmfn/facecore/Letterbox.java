@@ -14,6 +14,8 @@ package org.tfmfn.facecore;
  */
 public final class Letterbox {
     public final int width, height, side, padX, padY;
+    private Taps taps;
+    private int tapsSize;
 
     private Letterbox(int width, int height) {
         if (width < 1 || height < 1) {
@@ -33,12 +35,23 @@ public final class Letterbox {
 
     /** The padded square resized to {@code size} x {@code size}, as ARGB pixels. */
     public int[] resize(int[] argb, int photoWidth, int photoHeight, int size) {
+        return resize(argb, photoWidth, photoHeight, size, null);
+    }
+
+    /**
+     * The padded square resized to {@code size} x {@code size}, in {@code reuse} when it holds exactly that many
+     * pixels (else in a new array, returned). The resampling taps are kept for the next frame of this size.
+     */
+    public int[] resize(int[] argb, int photoWidth, int photoHeight, int size, int[] reuse) {
         if (photoWidth != width || photoHeight != height || argb.length != width * height) {
             throw new IllegalArgumentException(argb.length + " pixels of " + photoWidth + "x" + photoHeight
                     + " for a letterbox of " + width + "x" + height);
         }
-        Taps taps = size < side ? Taps.area(side, size) : Taps.bilinear(side, size);
-        int[] out = new int[size * size];
+        if (taps == null || tapsSize != size) {
+            taps = size < side ? Taps.area(side, size) : Taps.bilinear(side, size);
+            tapsSize = size;
+        }
+        int[] out = reuse != null && reuse.length == size * size ? reuse : new int[size * size];
         double[] channels = new double[3];
         for (int y = 0; y < size; y++) {
             for (int x = 0; x < size; x++) {

@@ -3,6 +3,8 @@ package org.tfmfn.facecore;
 import static org.junit.Assert.assertArrayEquals;
 import static org.junit.Assert.assertEquals;
 
+import java.nio.ByteBuffer;
+import java.nio.FloatBuffer;
 import org.junit.Test;
 
 public class FaceInputTest {
@@ -46,6 +48,26 @@ public class FaceInputTest {
         assertEquals(1, values[0] & 0xff);  // -127.5 rounds up to -127, plus 128
         assertEquals(255, values[3] & 0xff);
         assertEquals(129, values[6] & 0xff); // 0.5 / 128 * 128 = 0.5 rounds up to 1, plus 128
+    }
+
+    @Test
+    public void normalizesWithTheMetadatasOwnMeanAndScale() {
+        float[] values = new float[6];
+        FaceInput.putNormalized(new int[] {0xff000000, 0xff80ff00}, 0, 255, FloatBuffer.wrap(values));
+        assertArrayEquals(new float[] {0, 0, 0, 128 / 255f, 1, 0}, values, 1e-7f);
+    }
+
+    @Test
+    public void aPixelInputFromConvertTakesEachPixelAsItsCode() {
+        int[] grey = new int[256];
+        for (int p = 0; p < 256; p++) {
+            grey[p] = 0xff000000 | p << 16 | p << 8 | p;
+        }
+        ByteBuffer codes = ByteBuffer.allocate(3 * 256);
+        FaceInput.putQuantized(grey, FaceInput.PIXEL_MEAN, FaceInput.PIXEL_SCALE, 1f / 128, 127, false, codes);
+        for (int p = 0; p < 256; p++) {
+            assertEquals("pixel " + p, p, codes.get(3 * p) & 0xff); // what MediaPipe feeds a uint8 input
+        }
     }
 
     @Test(expected = IllegalArgumentException.class)

@@ -7,8 +7,10 @@ import static org.junit.Assert.assertNull;
 import static org.junit.Assert.assertTrue;
 import static org.junit.Assert.fail;
 
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.util.Arrays;
+import java.util.Random;
 import org.junit.Test;
 
 public class GalleryTest {
@@ -21,22 +23,42 @@ public class GalleryTest {
     }
 
     @Test
-    public void identifiesTheClosestPersonByTheirBestSample() {
+    public void identifiesTheClosestPersonByTheMeanOfTheirSamples() {
         Gallery.Match match = twoPeople().identify(new float[] {1, 0.25f, 0}, 0.5);
         assertEquals("ada", match.name);
-        assertEquals(Embeddings.squaredDistance(new float[] {1, 0.25f, 0}, new float[] {1, 0.2f, 0}),
-                match.squaredDistance, 1e-12);
+        float[] centroid = Embeddings.mean(Arrays.asList(new float[] {1, 0, 0}, new float[] {1, 0.2f, 0}));
+        assertEquals(Embeddings.squaredDistance(new float[] {1, 0.25f, 0}, centroid), match.squaredDistance, 1e-12);
     }
 
     @Test
-    public void verifiesAgainstOnePersonsClosestSample() {
+    public void verifiesAgainstOnePersonsMean() {
         Gallery gallery = twoPeople();
         float[] probe = {1, 0.25f, 0};
         double toAda = gallery.distance("ada", probe);
-        assertEquals(Embeddings.squaredDistance(probe, new float[] {1, 0.2f, 0}), toAda, 1e-12);
+        assertEquals(Embeddings.squaredDistance(probe, gallery.centroid("ada")), toAda, 1e-12);
         assertTrue(gallery.verify("ada", probe, toAda + 1e-3));
         assertFalse(gallery.verify("ada", probe, toAda - 1e-3));
         assertFalse(gallery.verify("grace", probe, 0.5));
+    }
+
+    @Test
+    public void morePersonsSamplesGiveAnImpostorNoMoreChances() {
+        // SYNTHETIC: samples spread around a person; an impostor's best-sample distance falls as samples are
+        // added (k chances), the distance to their mean does not
+        Random random = new Random(8);
+        Gallery gallery = new Gallery("m", 16);
+        float[] impostor = new float[16];
+        for (int i = 0; i < 16; i++) impostor[i] = (float) random.nextGaussian();
+        float[] person = new float[16];
+        person[0] = 1;
+        double bestSample = Double.POSITIVE_INFINITY;
+        for (int k = 0; k < 20; k++) {
+            float[] sample = person.clone();
+            for (int i = 0; i < 16; i++) sample[i] += 0.6f * (float) random.nextGaussian();
+            gallery.enroll("ada", sample);
+            bestSample = Math.min(bestSample, Embeddings.squaredDistance(impostor, sample));
+        }
+        assertTrue(gallery.distance("ada", impostor) > bestSample + 0.3);
     }
 
     @Test(expected = IllegalArgumentException.class)
@@ -45,7 +67,7 @@ public class GalleryTest {
     }
 
     @Test
-    public void nobodyWhenNoSampleIsBelowTheThreshold() {
+    public void nobodyWhenNoPersonIsBelowTheThreshold() {
         assertNull(twoPeople().identify(new float[] {0, 0, 1}, 1.0));
     }
 
@@ -93,6 +115,51 @@ public class GalleryTest {
             fail();
         } catch (IOException expected) {
             assertTrue(expected.getMessage().contains("truncated"));
+        }
+    }
+
+    @Test
+    public void galleryExportImportAddsThePeopleOfAnotherDevice() throws IOException {
+        Gallery here = new Gallery("mobilefacenet", 3);
+        here.enroll("ada", new float[] {0, 0, 1});
+        Gallery there = twoPeople();
+        Gallery.Imported imported = here.importFrom(new ByteArrayInputStream(there.toBytes()));
+        assertEquals(Arrays.asList("grace"), imported.added);
+        assertEquals(Arrays.asList("ada"), imported.skipped); // an import never changes who someone already is
+        assertEquals(Arrays.asList("ada", "grace"), here.names());
+        assertEquals(1, here.samples("ada"));
+        assertArrayEquals(new float[] {0, 1, 0}, here.centroid("grace"), 0);
+    }
+
+    @Test
+    public void galleryExportImportRefusesAnotherModelsExportAndLeavesTheGalleryAsItWas() throws IOException {
+        Gallery here = new Gallery("mobilefacenet@aaaaaa", 3);
+        here.enroll("ada", new float[] {0, 0, 1});
+        byte[] before = here.toBytes();
+        Gallery other = new Gallery("mobilefacenet@bbbbbb", 3);
+        other.enroll("grace", new float[] {0, 1, 0});
+        try {
+            here.importFrom(new ByteArrayInputStream(other.toBytes()));
+            fail();
+        } catch (IOException expected) {
+            assertTrue(expected.getMessage(), expected.getMessage().contains("mobilefacenet@bbbbbb"));
+        }
+        try {
+            here.importFrom(new ByteArrayInputStream(Arrays.copyOf(other.toBytes(), 20)));
+            fail();
+        } catch (IOException expected) {
+            assertTrue(expected.getMessage(), expected.getMessage().contains("truncated"));
+        }
+        assertArrayEquals(before, here.toBytes());
+    }
+
+    @Test
+    public void galleryExportImportOfAnotherFileSaysWhatItIs() {
+        try {
+            new Gallery("m", 3).importFrom(new ByteArrayInputStream("name,embedding\n".getBytes()));
+            fail();
+        } catch (IOException expected) {
+            assertTrue(expected.getMessage(), expected.getMessage().startsWith("not a tfmfn gallery file"));
         }
     }
 

@@ -1,8 +1,11 @@
 package org.tfmfn.facecore;
 
+import static org.junit.Assert.assertArrayEquals;
 import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertSame;
 
 import java.util.Arrays;
+import java.util.Random;
 import org.junit.Test;
 
 public class LetterboxTest {
@@ -50,5 +53,19 @@ public class LetterboxTest {
     @Test(expected = IllegalArgumentException.class)
     public void aPixelCountThatDoesNotMatchTheSizeIsRefused() {
         Letterbox.of(4, 4).resize(new int[15], 4, 4, 2);
+    }
+
+    @Test
+    public void resizingIntoAKeptArrayGivesTheSamePixelsFrameAfterFrame() {
+        Random random = new Random(2);
+        int[] photo = new int[300 * 200];
+        for (int i = 0; i < photo.length; i++) photo[i] = 0xff000000 | random.nextInt(0x1000000);
+        Letterbox letterbox = Letterbox.of(300, 200);
+        int[] fresh = Letterbox.of(300, 200).resize(photo, 300, 200, 192);
+        int[] kept = new int[192 * 192];
+        assertSame(kept, letterbox.resize(photo, 300, 200, 192, kept));
+        assertArrayEquals(fresh, kept);
+        assertArrayEquals(fresh, letterbox.resize(photo, 300, 200, 192, kept)); // the kept taps give the same
+        assertEquals(128 * 128, letterbox.resize(photo, 300, 200, 128, kept).length); // another size: new taps, new array
     }
 }

@@ -76,6 +76,58 @@ public class ModelMetadataTest {
             + "\"alignment_template\": [[38.3, 51.7]]";
 
     @Test
+    public void aModelWithOnlyTheStandardEntryIsReadWithoutThresholds() throws IOException {
+        ModelMetadata metadata = ModelMetadata.read(golden("standard.tflite"));
+        assertTrue(metadata.standardOnly);
+        assertEquals("tiny", metadata.model);
+        assertEquals(16, metadata.inputHeight);
+        assertEquals(16, metadata.inputWidth);
+        assertEquals(127.5, metadata.pixelMean, 0);
+        assertEquals(128.0, metadata.pixelScale, 0);
+        assertNull(metadata.pointFor(OperatingPoint.VERIFY));
+        assertEquals(0, metadata.embeddingSize);
+        assertEquals(8, metadata.withEmbeddingSize(8).embeddingSize);
+        assertArrayEquals(new double[] {38.2946 * 16 / 112, 51.6963 * 16 / 112}, metadata.alignmentTemplate[0], 1e-12);
+    }
+
+    @Test
+    public void aStandardEntryWithoutItsMarkIsMalformed() {
+        try {
+            ModelMetadata.fromStandard(new byte[] {8, 0, 0, 0, 'X', '0', '0', '1', 0, 0, 0, 0});
+            fail();
+        } catch (IllegalArgumentException expected) {
+            assertTrue(expected.getMessage(), expected.getMessage().startsWith("the model's metadata is malformed: "
+                    + "TFLITE_METADATA should be a metadata_schema.fbs buffer"));
+        }
+    }
+
+    @Test
+    public void malformedMetadataNamesTheFieldInOneLine() {
+        String[][] cases = {
+            {"\"normalization\": {\"mean\": \"127.5\", \"scale\": 128.0}", "normalization.mean should be a number"},
+            {"\"normalization\": {\"mean\": 127.5}", "normalization.scale should be present"},
+            {"\"normalization\": [127.5, 128]", "normalization should be an object"},
+        };
+        for (String[] malformed : cases) {
+            String json = "{\"model\": \"m\", \"input_size\": [112, 112], " + malformed[0]
+                    + ", \"embedding_size\": 128, \"alignment_template\": [[38.3, 51.7]]}";
+            try {
+                ModelMetadata.parse(json);
+                fail(json);
+            } catch (IllegalArgumentException expected) {
+                assertTrue(expected.getMessage(), expected.getMessage().contains(malformed[1]));
+                assertFalse(expected.getMessage().contains("\n"));
+            }
+        }
+        try {
+            ModelMetadata.parse("{\"model\": \"m\"}");
+            fail();
+        } catch (IllegalArgumentException expected) {
+            assertTrue(expected.getMessage(), expected.getMessage().contains("input_size should be present"));
+        }
+    }
+
+    @Test
     public void aModelWithoutMetadataIsRefusedWithTheFix() throws IOException {
         try {
             ModelMetadata.read(golden("plain.tflite"));

@@ -1,0 +1,11 @@
+// A compile-time stub for tests/test_android_app.py: signatures transcribed from Android API 35 (android.jar of compileSdk 35, Android 15), developer.android.com/reference.
+// Bodies throw, as android.jar's do; only the members the demo app uses (and their close kin) are here.
+package android.graphics;
+
+import java.io.InputStream;
+
+public class BitmapFactory {
+    public BitmapFactory() { throw new RuntimeException("Stub!"); }
+
+    public static Bitmap decodeStream(InputStream is) { throw new RuntimeException("Stub!"); }
+}
