@@ -30,13 +30,14 @@ Example (needs `make litert-app`):
 
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
 
 import numpy as np
 
-from tfmfn import cli, litert
+from tfmfn import cli, litert, preprocess
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REQUIREMENTS = os.path.join(ROOT, "requirements-litert-app.txt")
@@ -191,12 +192,14 @@ def check(model_path, python=None, count=4, seed=0):
 def embed_here(model_path, faces):
     """LiteRT's raw embeddings of uint8 `faces` (N, H, W, 3): normalised by the file's metadata (tfmfn's or
     the standard entry; tfmfn's convention without either), quantised to its input tensor."""
-    metadata = litert.read_metadata(model_path)
-    if metadata is not None:
-        mean, scale = metadata["normalization"]["mean"], metadata["normalization"]["scale"]
+    normalization = (litert.read_metadata(model_path) or {}).get("normalization")
+    standard = litert.read_standard_metadata(model_path)
+    if normalization is not None:
+        mean, scale = normalization["mean"], normalization["scale"]
+    elif standard is not None:
+        mean, scale = standard["input"]["mean"][0], standard["input"]["std"][0]
     else:
-        standard = litert.read_standard_metadata(model_path)
-        mean, scale = (standard["input"]["mean"][0], standard["input"]["std"][0]) if standard else (127.5, 128.0)
+        mean, scale = preprocess.PIXEL_MEAN, preprocess.PIXEL_SCALE
     interpreter = litert.interpreter_for(model_path)
     interpreter.allocate_tensors()
     source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
@@ -228,8 +231,9 @@ def mediapipe_check(model_path, faces=None, count=16, seed=0, python=None):
             raise ReleaseMismatch(f"{model_path}: MediaPipe failed: {result.stderr.strip()[-500:]}")
         answer = json.loads(result.stdout.strip().splitlines()[-1])
         if "error" in answer:
+            reason = re.sub(r"for input tensor \S+\.", "for its input tensor.", answer["error"])[:300]
             raise ReleaseMismatch(f"{model_path}: MediaPipe {answer['version']}'s ImageEmbedder refuses it: "
-                                  f"{answer['error'][:300]} (for MediaPipe, convert with --io uint8 or --float32)")
+                                  f"{reason} (for MediaPipe, convert with --io uint8 or --float32)")
         got = np.load(outputs_path)
     expected = embed_here(model_path, faces)
     cosines = np.sum(got * expected, axis=1) / (np.linalg.norm(got, axis=1) * np.linalg.norm(expected, axis=1))

@@ -143,8 +143,7 @@ def tflite_metadata(card, quantization, evaluation=None):
         "format": TFLITE_METADATA_FORMAT,
         "model": card["model"],
         "input_size": list(card["input_size"]),
-        "input": "aligned RGB face; uint8 pixels, normalised as below when the input tensor is float, quantised "
-                 "with the input tensor's scale and zero point otherwise",
+        "input": "aligned RGB face; uint8 pixels, normalised as below when the input tensor is float",
         "normalization": card["normalization"],
         "alignment_template": card["alignment_template"],
         "embedding_size": card["embedding_size"],
