@@ -145,12 +145,18 @@ def run_here(model_path, inputs):
     return np.stack(outputs)
 
 
-def _ask_release(python, model_path, inputs_path, outputs_path):
-    result = subprocess.run([python, "-c", _RUNNER, os.path.abspath(model_path), inputs_path, outputs_path],
+def _run_beside(python, runner, model_path, inputs_path, outputs_path, runtime):
+    """The JSON answer (its last line) of `runner` run by another environment's `python` on a model;
+    ReleaseMismatch naming `runtime` when the runner itself fails."""
+    result = subprocess.run([python, "-c", runner, os.path.abspath(model_path), inputs_path, outputs_path],
                             capture_output=True, text=True)
     if result.returncode != 0:
-        raise ReleaseMismatch(f"{model_path}: the app's LiteRT release failed: {result.stderr.strip()[-500:]}")
-    answer = json.loads(result.stdout.strip().splitlines()[-1])
+        raise ReleaseMismatch(f"{model_path}: {runtime} failed: {result.stderr.strip()[-500:]}")
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def _ask_release(python, model_path, inputs_path, outputs_path):
+    answer = _run_beside(python, _RUNNER, model_path, inputs_path, outputs_path, "the app's LiteRT release")
     if "error" in answer:
         raise ReleaseMismatch(
             f"{model_path}: LiteRT {answer['version']}, the release the app ships, cannot load it: "
@@ -225,11 +231,7 @@ def mediapipe_check(model_path, faces=None, count=16, seed=0, python=None):
     with tempfile.TemporaryDirectory() as scratch:
         faces_path, outputs_path = os.path.join(scratch, "faces.npy"), os.path.join(scratch, "outputs.npy")
         np.save(faces_path, faces)
-        result = subprocess.run([python, "-c", _MEDIAPIPE_RUNNER, os.path.abspath(model_path), faces_path, outputs_path],
-                                capture_output=True, text=True)
-        if result.returncode != 0:
-            raise ReleaseMismatch(f"{model_path}: MediaPipe failed: {result.stderr.strip()[-500:]}")
-        answer = json.loads(result.stdout.strip().splitlines()[-1])
+        answer = _run_beside(python, _MEDIAPIPE_RUNNER, model_path, faces_path, outputs_path, "MediaPipe")
         if "error" in answer:
             reason = re.sub(r"for input tensor \S+\.", "for its input tensor.", answer["error"])[:300]
             raise ReleaseMismatch(f"{model_path}: MediaPipe {answer['version']}'s ImageEmbedder refuses it: "
