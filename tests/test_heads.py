@@ -160,3 +160,43 @@ def test_arcface_learns_separable_identities():
     similarity = unit @ unit.T
     same = labels[:, None] == labels[None, :]
     assert similarity[same].mean() > similarity[~same].mean() + 0.5
+
+
+def test_partial_fc_logits_are_the_full_heads_over_the_sampled_classes():
+    rng = np.random.default_rng(4)
+    head = heads.ArcFace(num_classes=50, s=32.0, m=0.3)
+    embeddings = rng.normal(size=(8, EMBEDDING_SIZE)).astype(np.float32)
+    labels = np.array([3, 3, 17, 49, 0, 22, 17, 8])
+    full = head([embeddings, labels]).numpy()
+    logits, columns = head.partial_logits(embeddings, labels, 12, (0, 5))
+    classes, same = heads.sample_classes(tf.constant(labels, tf.int32), 50, 12, (0, 5))
+    classes, columns = classes.numpy(), columns.numpy()
+    assert logits.shape == (8, 12) and np.array_equal(same.numpy(), columns)
+    assert np.all(np.diff(classes) > 0) and set(labels) <= set(classes)  # every label's class, in class order
+    assert np.array_equal(classes[columns], labels)
+    np.testing.assert_allclose(logits.numpy(), full[:, classes], rtol=1e-6, atol=1e-6)  # margin on the label's column
+    # every class, whatever the seed: the full head's logits
+    everything, columns = head.partial_logits(embeddings, labels, 50, (7, 7))
+    np.testing.assert_allclose(everything.numpy(), full, rtol=1e-6, atol=1e-6)
+    assert np.array_equal(columns.numpy(), labels)
+    # another seed draws other negatives; the same seed the same ones
+    draws = {tuple(heads.sample_classes(tf.constant(labels, tf.int32), 50, 12, (0, step))[0].numpy())
+             for step in range(5)}
+    assert len(draws) == 5
+    again = heads.sample_classes(tf.constant(labels, tf.int32), 50, 12, (0, 5))[0].numpy()
+    assert np.array_equal(again, classes)
+
+
+def test_partial_fc_gradient_touches_only_the_sampled_centres():
+    rng = np.random.default_rng(5)
+    head = heads.CosFace(num_classes=40, s=16.0, m=0.2)
+    embeddings = tf.constant(rng.normal(size=(6, EMBEDDING_SIZE)).astype(np.float32))
+    labels = np.array([1, 5, 5, 30, 39, 12])
+    head([embeddings, labels])
+    with tf.GradientTape() as tape:
+        logits, columns = head.partial_logits(embeddings, labels, 10, (1, 2))
+        loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(columns, logits, from_logits=True))
+    gradient = tf.convert_to_tensor(tape.gradient(loss, head.kernel)).numpy()
+    classes = heads.sample_classes(tf.constant(labels, tf.int32), 40, 10, (1, 2))[0].numpy()
+    touched = np.flatnonzero(np.abs(gradient).sum(axis=0))
+    assert set(touched) <= set(classes) and set(labels) <= set(touched)

@@ -79,7 +79,7 @@ def test_weight_decay_is_applied_once(tiny, tmp_path):
     moving_mean = [weight for weight in trainer.embedder.weights if "moving_mean" in weight.name][0]
     statistics = moving_mean.numpy()
     with tf.GradientTape() as tape:
-        loss, _, _ = trainer.losses(images, labels)
+        loss, _, _, _ = trainer.losses(images, labels)
     cross_entropy_gradient = tape.gradient(loss, kernel).numpy()
     moving_mean.assign(statistics)
     trainer.run_steps(iter(tf.data.Dataset.from_tensors((images, labels))), 1)
@@ -444,3 +444,41 @@ def test_errors_are_one_line_and_say_what_to_do(tiny, tmp_path):
         assert last.startswith("error: ") and message in last, (arguments, last)
     assert not (tmp_path / "run").exists()  # nothing written for a run that cannot start
 
+
+
+@pytest.fixture(scope="module")
+def many(tmp_path_factory):
+    """40 identities of 2 images: enough classes for a partial FC head to leave most of them out."""
+    root = tmp_path_factory.mktemp("many")
+    synth.generate(str(root), identities=40, images_per_identity=2, pairs=20, seed=2, progress=False)
+    return root
+
+
+def test_partial_fc_moves_only_the_sampled_centres_on_one_device_and_two_replicas(many, tmp_path):
+    changed = run_one_step_script(
+        f"""
+        def changed_centres(strategy, name):
+            recipe = config.make_config("synthetic", data={str(many / "train")!r}, eval_bins=(), batch_size=16, steps=2,
+                                        lr_boundaries=(), optimizer="sgd", momentum=0.0, learning_rate=0.5,
+                                        weight_decay_after_global=0.0, partial_fc=0.2,
+                                        model_dir={str(tmp_path)!r} + "/" + name)
+            tf.keras.utils.set_random_seed(0)
+            trainer = train.Trainer(recipe, strategy, pipeline.open_source(recipe.data))
+            before = trainer.head.kernel.numpy()
+            loss = trainer.run_steps(iter(trainer.dataset(0)), 1)[0]
+            moved = np.abs(trainer.head.kernel.numpy() - before).sum(axis=0) > 0
+            return {{"sampled": trainer.sampled_classes, "moved": int(moved.sum()), "loss": loss}}
+        print(json.dumps({{"one": changed_centres(ONE, "one"), "mirrored": changed_centres(MIRRORED, "mirrored")}}))
+        """
+    )
+    # 20% of 40 classes is 8, below a replica's batch: a replica samples as many centres as it has images
+    assert (changed["one"]["sampled"], changed["mirrored"]["sampled"]) == (16, 8)
+    assert 0 < changed["one"]["moved"] <= 16 and 0 < changed["mirrored"]["moved"] <= 2 * 8
+    assert all(np.isfinite(run["loss"]) for run in changed.values())
+
+
+def test_partial_fc_is_refused_without_a_margin_head(tiny, tmp_path):
+    with pytest.raises(ValueError, match="--partial_fc samples the class centres of a margin head"):
+        tiny_config(tiny, tmp_path, head="softmax", partial_fc=0.5)
+    with pytest.raises(ValueError, match=r"--partial_fc is the share of classes sampled each step, in \(0, 1\]"):
+        tiny_config(tiny, tmp_path, partial_fc=0.0)

@@ -85,6 +85,7 @@ class TrainConfig:
     teacher: str = _setting(None, "Distil from this trained embedder (model_dir, .keras, .tflite, ...): the student learns its normalised embeddings of --data's images, a folder of aligned faces whose labels are never read (tfmfn.train.teacher).")
     teacher_cache: bool = _setting(True, "With --teacher: embed every image and its mirror image with the teacher once, before training, instead of in every step (the flip is then the only augmentation).")
     similarity_weight: float = _setting(1.0, "With --teacher: weight of the loss term that holds the student's cosines within a batch to the teacher's.")
+    partial_fc: float = _setting(1.0, "Partial FC (insightface): each step's loss over the batch's classes and this share of the others, drawn at random (1: every class).")
     # On what.
     data: str = _setting(None, "Training data: insightface folder or .rec, TFRecords, or identity folders.")
     eval_bins: tuple = _setting((), "Verification .bin sets evaluated every --eval_every steps, comma separated.")
@@ -134,6 +135,10 @@ class TrainConfig:
         if self.qat and not self.init_from:
             raise ValueError("--qat fine-tunes a trained model: give --init_from (a model_dir or embedder .keras)")
         self._check_distillation()
+        if not 0 < self.partial_fc <= 1:
+            raise ValueError(f"--partial_fc is the share of classes sampled each step, in (0, 1], not {self.partial_fc:g}")
+        if self.partial_fc < 1 and self.head in ("softmax", "none"):
+            raise ValueError(f"--partial_fc samples the class centres of a margin head, not of --head {self.head}")
         if len(self.combined_margins) != 3:
             raise ValueError(f"--combined_margins takes three values m1,m2,m3, not {self.combined_margins}")
 

@@ -90,20 +90,20 @@ class CombinedMargin(_Head):
         self.m2 = float(m2)
         self.m3 = float(m3)
 
-    def cosines(self, embeddings):
-        """cos(theta_j) between each embedding and each class centre, in [-1, 1]."""
+    def cosines(self, embeddings, kernel=None):
+        """cos(theta_j) between each embedding and each class centre (of `kernel`, default all), in [-1, 1]."""
         unit_embeddings = tf.math.l2_normalize(embeddings, axis=1, epsilon=1e-12)
-        unit_kernel = tf.math.l2_normalize(self.kernel, axis=0, epsilon=1e-12)
+        unit_kernel = tf.math.l2_normalize(self.kernel if kernel is None else kernel, axis=0, epsilon=1e-12)
         return tf.clip_by_value(tf.matmul(unit_embeddings, unit_kernel), -1.0, 1.0)
 
-    def target_angles(self, embeddings, labels):
-        """theta between each embedding and its label's class centre.
+    def target_angles(self, embeddings, labels, kernel=None):
+        """theta between each embedding and its label's class centre (a column of `kernel`, default all).
 
         Formed as 2 atan2(|u - w|, |u + w|) for unit vectors u, w, which is accurate
         at theta near 0 and near pi, where arccos of a float32 cosine is not.
         """
         unit_embeddings = tf.math.l2_normalize(embeddings, axis=1, epsilon=1e-12)
-        centres = tf.transpose(tf.gather(self.kernel, labels, axis=1))
+        centres = tf.transpose(tf.gather(self.kernel if kernel is None else kernel, labels, axis=1))
         unit_centres = tf.math.l2_normalize(centres, axis=1, epsilon=1e-12)
         return 2.0 * tf.atan2(
             _floored_norm(unit_embeddings - unit_centres), _floored_norm(unit_embeddings + unit_centres)
@@ -117,10 +117,23 @@ class CombinedMargin(_Head):
 
     def call(self, inputs):
         embeddings, labels = inputs
+        return self.logits(embeddings, labels, self.kernel)
+
+    def logits(self, embeddings, labels, kernel):
+        """The logits over the class centres that are the columns of `kernel`; `labels` index those columns."""
         labels = tf.reshape(tf.cast(labels, tf.int32), [-1])
-        is_target = tf.one_hot(labels, self.num_classes, on_value=True, off_value=False)
-        target = self.margin(self.target_angles(embeddings, labels))
-        return self.s * tf.where(is_target, target[:, None], self.cosines(embeddings))
+        is_target = tf.one_hot(labels, tf.shape(kernel)[1], on_value=True, off_value=False)
+        target = self.margin(self.target_angles(embeddings, labels, kernel))
+        return self.s * tf.where(is_target, target[:, None], self.cosines(embeddings, kernel))
+
+    def partial_logits(self, embeddings, labels, count, seed):
+        """insightface's partial FC: (logits over `count` class centres, the labels as columns of them). The
+        centres are the labels' classes and others drawn at random from the stateless `seed` (two integers),
+        in class order; `count` must be at least the number of labels."""
+        embeddings = tf.cast(embeddings, self.kernel.dtype)  # called directly, not through Layer's autocast
+        labels = tf.reshape(tf.cast(labels, tf.int32), [-1])
+        classes, columns = sample_classes(labels, self.num_classes, count, seed)
+        return self.logits(embeddings, columns, tf.gather(self.kernel, classes, axis=1)), columns
 
     def get_config(self):
         return {**super().get_config(), "s": self.s, "m1": self.m1, "m2": self.m2, "m3": self.m3}
@@ -182,6 +195,23 @@ class Softmax(_Head):
     def call(self, inputs):
         embeddings, _ = inputs
         return tf.matmul(tf.cast(embeddings, self.kernel.dtype), self.kernel) + self.bias
+
+
+def sample_classes(labels, num_classes, count, seed):
+    """(`count` class ids in increasing order: every class of `labels` and random others, `labels` as
+    positions in them), as insightface's partial FC draws them: a uniform score per class from the
+    stateless `seed`, the labels' classes scored above all, the `count` best kept.
+
+    Example:
+
+        >>> classes, columns = sample_classes(tf.constant([7, 2, 7]), 10, 4, (0, 1))
+        >>> len(classes), bool(set(classes.numpy()) >= {2, 7}), classes.numpy()[columns.numpy()].tolist()
+        (4, True, [7, 2, 7])
+    """
+    scores = tf.random.stateless_uniform([num_classes], seed=tf.cast(seed, tf.int64))
+    scores = tf.tensor_scatter_nd_update(scores, labels[:, None], tf.fill(tf.shape(labels), 2.0))
+    classes = tf.sort(tf.math.top_k(scores, k=count, sorted=False).indices)
+    return classes, tf.searchsorted(classes, labels, out_type=tf.int32)
 
 
 HEADS = {"arcface": ArcFace, "cosface": CosFace, "combined": CombinedMargin, "normface": NormFace, "softmax": Softmax}

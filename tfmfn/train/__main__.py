@@ -7,6 +7,11 @@
     python -m tfmfn.train --config distill_quick --teacher runs/sirius --data aligned/ \
         --eval_bins devtest.bin --model_dir runs/student      # distillation: no labels read
 
+With `--strategy multi_worker` the same command runs once per worker, each with `TF_CONFIG`
+naming the cluster and its index (README, "Several machines"); worker 0 writes MODEL_DIR.
+`--partial_fc 0.1` trains a margin head on the batch's classes and a random tenth of the others
+each step (insightface's partial FC, for hundreds of thousands of identities).
+
 With `--teacher` (the `distill_*` presets) the student learns a trained model's normalised
 embeddings of the images of a folder of aligned faces, whatever its layout, and no head
 (`tfmfn.train.teacher`: the loss, the projection, the cached embeddings).
@@ -96,7 +101,17 @@ def config_from_flags(values):
     return configs.make_config(values["config"], **overrides)
 
 
+def _what_stopped(message):
+    """What a TensorFlow error says happened: the line about unhealthy tasks and the task it names."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    for number, line in enumerate(lines):
+        if "unhealthy" in line:
+            return " ".join(lines[number:number + 2])
+    return lines[0] if lines else "a worker stopped"
+
+
 def main(argv):
+    import tensorflow as tf
     from absl import app, flags, logging
 
     logging.set_verbosity(logging.WARNING)
@@ -112,6 +127,13 @@ def main(argv):
         card = train(config)
     except (FileNotFoundError, ValueError, FloatingPointError, RuntimeError, bins.BinFormatError) as error:
         raise SystemExit(f"error: {error}")
+    except (tf.errors.UnavailableError, tf.errors.AbortedError, tf.errors.CancelledError) as error:
+        if config.strategy != "multi_worker":
+            raise
+        raise SystemExit(  # another worker stopped
+            f"error: {_what_stopped(error.message)}; start every worker again with the same command: the run "
+            f"continues from the last checkpoint in {config.model_dir}"
+        )
     except KeyboardInterrupt:
         raise SystemExit(f"interrupted; the same command continues from the last checkpoint in {config.model_dir}")
     if card:

@@ -16,13 +16,13 @@ from tfmfn.train.run_folder import (
 )
 
 
-def export_embedder(embedder, config, folder):
-    """Saves a float32 copy of `embedder` (no head, plain BatchNorm) as `folder/embedder.keras`;
-    a QAT embedder as `folder/qat_embedder.weights.h5` (tfmot's layers do not reload from
-    .keras files; `load_keras_model` rebuilds it from the model card written beside it). The
-    file is loaded back and checked against `embedder` before it takes its place."""
+def export_embedder(weights, config, folder):
+    """Saves the embedder of `config` with `weights` (`model.get_weights()`) in float32 (no head, plain
+    BatchNorm) as `folder/embedder.keras`; a QAT embedder as `folder/qat_embedder.weights.h5` (tfmot's
+    layers do not reload from .keras files; `load_keras_model` rebuilds it from the model card written
+    beside it). The file is loaded back and checked before it takes its place."""
     plain = build_float32_embedder(config)
-    plain.set_weights(embedder.get_weights())
+    plain.set_weights(weights)
     storage.makedirs(folder)
     path = os.path.join(folder, EXPORT_QAT_WEIGHTS if config.qat else EXPORT_MODEL)
     with storage.written(path) as local:
@@ -55,19 +55,30 @@ class Evaluator:
         self.embedder = KerasEmbedder(self.model, name=config.arch)
 
     def __call__(self, embedder, roc_path=None):
-        self.model.set_weights(embedder.get_weights())
+        """Scores `embedder`'s weights (copied into `self.model`, which keeps them: `write_best` saves them)."""
+        self.copy_weights(embedder)
         return evaluate.evaluate_sets(self.embedder, self.sets, roc_path=roc_path)
+
+    def copy_weights(self, embedder):
+        """Copies `embedder`'s weights into `self.model`: under MultiWorkerMirroredStrategy reading them is
+        a collective, so every worker calls this when the chief evaluates."""
+        self.model.set_weights(embedder.get_weights())
 
 
 def export_run(config, trainer, source, strategy, best, chief):
+    """Writes `export/` (the chief; every worker calls it: reading the trained weights is a collective
+    under MultiWorkerMirroredStrategy) and returns its model card (None on the other workers)."""
     export_dir = os.path.join(config.model_dir, EXPORT_FOLDER)
+    best_dir = os.path.join(config.model_dir, BEST_FOLDER)
+    weights = trainer.embedder.get_weights()
     if not chief:
         return None
-    best_dir = os.path.join(config.model_dir, BEST_FOLDER)
     if best is not None:
-        with storage.local_copy(os.path.join(best_dir, BEST_WEIGHTS)) as weights:
-            trainer.embedder.load_weights(weights)
-    plain, path = export_embedder(trainer.embedder, config, export_dir)
+        saved = build_float32_embedder(config)
+        with storage.local_copy(os.path.join(best_dir, BEST_WEIGHTS)) as local:
+            saved.load_weights(local)
+        weights = saved.get_weights()
+    plain, path = export_embedder(weights, config, export_dir)
     if best is not None and storage.exists(os.path.join(best_dir, HEAD_WEIGHTS)):
         storage.copy(os.path.join(best_dir, HEAD_WEIGHTS), os.path.join(export_dir, HEAD_WEIGHTS))
     else:
@@ -110,10 +121,12 @@ def _check_saved(path, reloaded, model):
         raise RuntimeError(f"{path}: the saved model differs from the trained one by {difference}; export again")
 
 
-def write_best(folder, trainer, best):
+def write_best(folder, evaluator, head, best):
+    """Saves the weights `evaluator` last scored (a plain copy: no collective, so the chief alone
+    writes) and `head` as the best so far."""
     with storage.written(os.path.join(folder, BEST_WEIGHTS)) as local:
-        trainer.embedder.save_weights(local)
-    save_head(trainer.head, folder)
+        evaluator.model.save_weights(local)
+    save_head(head, folder)
     storage.write_text(os.path.join(folder, BEST_SUMMARY), json.dumps(best, indent=2))
 
 

@@ -18,7 +18,7 @@ from tfmfn.train.run_folder import (
     BEST_FOLDER, BEST_ROC, CHECKPOINT_FOLDER, ResumedProgbar, RunLog, initial_weights, prepare_model_dir,
     refuse_another_run,
 )
-from tfmfn.train.strategies import is_chief, make_strategy
+from tfmfn.train.strategies import is_chief, make_strategy, wait_for_every_worker
 from tfmfn.train.teacher import TEACHER_RECORD, Teacher, record_teacher
 
 
@@ -119,13 +119,16 @@ def _train(config, strategy, verbose):
 
     def evaluate_now(step):
         nonlocal best
-        results = evaluator(trainer.embedder, roc_path if chief else None)
+        if not chief:  # the chief evaluates; the others take part in reading the weights
+            evaluator.copy_weights(trainer.embedder)
+            return
+        results = evaluator(trainer.embedder, roc_path)
         log.eval_rows(step, results)
         score = float(np.mean([metrics["accuracy"] for metrics in results.values()]))
         say(f"\nstep {step}: " + ", ".join(f"{name} {metrics['accuracy']:.2%}" for name, metrics in results.items()))
-        if chief and (best is None or score > best["score"]):
+        if best is None or score > best["score"]:
             best = {"step": step, "score": score, "results": results}
-            write_best(best_dir, trainer, best)
+            write_best(best_dir, evaluator, trainer.head, best)
             storage.copy(roc_path, os.path.join(best_dir, BEST_ROC))
 
     if start < config.steps:
@@ -165,6 +168,8 @@ def _train(config, strategy, verbose):
                 evaluate_now(step)
     elif evaluator and best is None:
         evaluate_now(start)
-    return export_run(config, trainer, source, strategy, best, chief)
+    card = export_run(config, trainer, source, strategy, best, chief)
+    wait_for_every_worker(strategy)
+    return card
 
 

@@ -236,12 +236,31 @@ class Trainer:
         return images, tf.gather_nd(self.targets, tf.stack([numbers, tf.cast(mirrored, tf.int32)], axis=1))
 
     def losses(self, images, labels):
-        """(cross-entropy averaged over the global batch, this replica's share of the weight decay, logits)."""
-        logits = self.model([images, labels], training=True)
+        """(cross-entropy averaged over the global batch, this replica's share of the weight decay, logits, the
+        labels as columns of the logits): with --partial_fc below 1, logits over the sampled classes only."""
+        if self.config.partial_fc < 1:
+            logits, labels = self.head.partial_logits(
+                self.embedder(images, training=True), labels, self.sampled_classes, self._sampling_seed()
+            )
+        else:
+            logits = self.model([images, labels], training=True)
         per_example = keras.losses.sparse_categorical_crossentropy(labels, logits, from_logits=True)
         loss = tf.nn.compute_average_loss(per_example, global_batch_size=self.config.batch_size)
         penalty = tf.nn.scale_regularization_loss(weight_decay_penalty(self.model))
-        return loss, penalty, logits
+        return loss, penalty, logits, labels
+
+    @property
+    def sampled_classes(self):
+        """How many class centres a replica's step samples under --partial_fc: the share of all classes,
+        and at least its batch (so that every label's class fits, as in insightface)."""
+        replica_batch = self.config.batch_size // self.strategy.num_replicas_in_sync
+        return min(self.source.num_classes, max(int(self.config.partial_fc * self.source.num_classes), replica_batch))
+
+    def _sampling_seed(self):
+        """A seed per step and replica: a resumed run draws the classes the uninterrupted run drew."""
+        replica = tf.cast(tf.distribute.get_replica_context().replica_id_in_sync_group, tf.int64)
+        step = tf.cast(self.optimizer.iterations, tf.int64)
+        return tf.stack([tf.constant(self.config.seed, tf.int64), step * self.strategy.num_replicas_in_sync + replica])
 
     def distillation_losses(self, images, targets):
         """(distillation loss averaged over the global batch, this replica's share of the weight decay,
@@ -262,7 +281,7 @@ class Trainer:
             if self.teacher:
                 loss, penalty, agreement = self.distillation_losses(images, labels)
             else:
-                loss, penalty, logits = self.losses(images, labels)
+                loss, penalty, logits, labels = self.losses(images, labels)
             total = loss + penalty
             if scaled:
                 total = self.optimizer.get_scaled_loss(total)

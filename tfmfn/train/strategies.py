@@ -32,3 +32,11 @@ def is_chief(strategy):
     task_type, task_id = resolver.task_type, resolver.task_id
     has_chief = "chief" in (resolver.cluster_spec().as_dict() or {})
     return task_type in (None, "chief") or (task_type == "worker" and task_id == 0 and not has_chief)
+
+
+def wait_for_every_worker(strategy):
+    """Returns when every worker of `strategy` has called it: the other workers wait for the chief's export,
+    so that none leaves while the others still need it (under MultiWorkerMirroredStrategy, the chief runs
+    the coordination service)."""
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        tf.function(lambda: strategy.reduce(tf.distribute.ReduceOp.SUM, strategy.run(tf.ones, ([],)), axis=None))()
