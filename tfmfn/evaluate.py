@@ -35,13 +35,14 @@ Example:
     >>> metrics["accuracy"] > 0.95, metrics["num_pairs"]
     (True, 600)
 
-CLI: `python -m tfmfn.evaluate --model PATH --eval_bins a.bin[,b.bin] [--noflip] [--json] [--roc FILE.png]`.
+CLI: `python -m tfmfn.evaluate --model PATH --eval_bins a.bin[,b.bin] [--noflip] [--json] [--roc FILE.png]`;
+IJB-B/C templates (`tfmfn.data.ijb`): `--ijb IJB_release/IJBC --ijb_set IJBC`.
 """
 
 import numpy as np
 
 from tfmfn import cli, inference
-from tfmfn.data import bins
+from tfmfn.data import bins, ijb
 
 THRESHOLDS = np.arange(0, 4, 0.01)
 VAL_THRESHOLDS = np.arange(0, 4, 0.001)
@@ -288,6 +289,9 @@ def _define_flags():
     flags.DEFINE_bool("json", False, "Print the metrics as JSON.")
     flags.DEFINE_string("roc", None, "Write a ROC plot of every set to this PNG.")
     flags.DEFINE_integer("num_threads", None, "LiteRT threads for .tflite models (default: LiteRT's choice).")
+    flags.DEFINE_string("ijb", None, "An IJB-B or IJB-C folder in insightface's IJB_release layout (loose_crop/, "
+                        "meta/): template 1:1 TAR at FAR 1e-6..1e-1 and 1:N ranks and TPIR (tfmfn.data.ijb).")
+    flags.DEFINE_enum("ijb_set", "IJBC", list(ijb.SETS), "Which IJB set --ijb holds (its meta files' names).")
     cli.rename("bins", "eval_bins")
     cli.rename("no_flip", "flip", invert=True)
     cli.rename("threads", "num_threads")
@@ -301,14 +305,21 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     options = flags.FLAGS
+    if not options.eval_bins and not options.ijb:
+        raise app.UsageError("--eval_bins or --ijb required")
     try:
         model = inference.load_embedder(options.model, options.num_threads)
-        results = evaluate_bins(model, options.eval_bins, options.flip, options.roc)
+        results = evaluate_bins(model, options.eval_bins, options.flip, options.roc) if options.eval_bins else {}
+        if results:
+            print(json.dumps(results, indent=2) if options.json else format_results(results))
+        if options.ijb:
+            benchmark = ijb.load(options.ijb, options.ijb_set)
+            scored = ijb.evaluate(model, benchmark, options.flip, progress=not options.json)
+            print(json.dumps({benchmark.name: scored}, indent=2) if options.json else ijb.format_results(benchmark.name, scored))
     except (FileNotFoundError, ValueError, bins.BinFormatError) as error:
         raise SystemExit(f"error: {error}")
-    print(json.dumps(results, indent=2) if options.json else format_results(results))
 
 
 if __name__ == "__main__":
     _define_flags()
-    cli.run(main, required=("model", "eval_bins"))
+    cli.run(main, required=("model",))
