@@ -157,7 +157,7 @@ def assert_pixels_in_equal_int8_in(qat_dir, int8_path):
     pixels[0, 0, 0], pixels[0, 0, 1] = 0, 255  # both ends of the range
     for image in pixels:
         int8_input = int8.get_input_details()[0]
-        int8.set_tensor(int8_input["index"], litert.quantize(((image - 127.5) / 128)[None], int8_input))
+        int8.set_tensor(int8_input["index"], litert.quantize_values(((image - 127.5) / 128)[None], int8_input))
         uint8.set_tensor(uint8.get_input_details()[0]["index"], image[None])
         int8.invoke()
         uint8.invoke()

@@ -145,9 +145,9 @@ def test_fixed_batch_and_int8_tflite(tmp_path):
 def test_quantize_round_trip():
     detail = {"dtype": np.int8, "quantization": (0.5, -3)}
     values = np.array([-10.0, 0.0, 1.24, 200.0], np.float32)
-    quantized = litert.quantize(values, detail)
+    quantized = litert.quantize_values(values, detail)
     assert quantized.tolist() == [-23, -3, -1, 127]
-    assert litert.dequantize(quantized, detail).tolist() == [-10.0, 0.0, 1.0, 65.0]
+    assert litert.dequantize_values(quantized, detail).tolist() == [-10.0, 0.0, 1.0, 65.0]
 
 
 def test_int8_inputs_get_the_codes_quantization_aware_training_gave_them():
@@ -155,7 +155,7 @@ def test_int8_inputs_get_the_codes_quantization_aware_training_gave_them():
     pixels = np.arange(256, dtype=np.float32)
     normalised = (pixels - 127.5) / 128
     trained_on = tf.quantization.fake_quant_with_min_max_vars(normalised, min=-1.0, max=127 / 128, num_bits=8)
-    codes = litert.quantize(normalised, {"dtype": np.int8, "quantization": (1 / 128, 0)})
+    codes = litert.quantize_values(normalised, {"dtype": np.int8, "quantization": (1 / 128, 0)})
     np.testing.assert_array_equal(codes, np.round(trained_on.numpy() * 128).astype(np.int8))
     assert len(np.unique(codes)) == 255  # halves rounded to even give 129 codes for the 256 values
     assert (codes != np.clip(np.round(normalised * 128), -128, 127)).sum() == 128

@@ -101,7 +101,7 @@ def write_goldens(folder, photo=PHOTO):
     aligned = align.align_face(image, detection)
     onet_passes = detector.landmarker.passes_on(image, detection.box)
     normalized = preprocess.normalize(aligned.astype(np.float32)).ravel()
-    quantized = litert.quantize(normalized, {"dtype": np.int8, "quantization": (INT8_INPUT["scale"],
+    quantized = litert.quantize_values(normalized, {"dtype": np.int8, "quantization": (INT8_INPUT["scale"],
                                                                                    INT8_INPUT["zero_point"])})
     rng = np.random.default_rng(7)
     first, second = rng.normal(size=(2, 128)).astype(np.float32)

@@ -189,7 +189,7 @@ def check(model_path, python=None, count=4, seed=0):
     inputs = sample_inputs(input_detail, count, seed)
     got, version = run_in_release(model_path, inputs, python)
     expected = run_here(model_path, inputs)
-    difference, allowed = litert.outputs_agree([expected], [got])
+    difference, allowed = litert.output_difference([expected], [got])
     return {"file": model_path, "release": version, "output_dtype": expected.dtype.name,
             "inputs": count, "max_difference": difference, "allowed": allowed,
             "identical": bool(difference == 0), "same": bool(difference <= allowed)}
@@ -211,9 +211,9 @@ def embed_here(model_path, faces):
     source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
     rows = []
     for face in faces:
-        interpreter.set_tensor(source["index"], litert.quantize(((face.astype(np.float32) - mean) / scale)[None], source))
+        interpreter.set_tensor(source["index"], litert.quantize_values(((face.astype(np.float32) - mean) / scale)[None], source))
         interpreter.invoke()
-        rows.append(litert.dequantize(interpreter.get_tensor(target["index"]), target)[0])
+        rows.append(litert.dequantize_values(interpreter.get_tensor(target["index"]), target)[0])
     return np.stack(rows)
 
 

@@ -300,7 +300,7 @@ def measure(paths, cores=tuple(CORES), op_types=True, count=True, invocations=2,
                           progress=(lambda key, core_name=core_name: progress(core_name, key)) if progress else None)
         for path in paths:
             outputs, instructions = ran[path, op_profile.WHOLE]
-            difference, allowed = litert.outputs_agree(expected[path], outputs)
+            difference, allowed = litert.output_difference(expected[path], outputs)
             by_op_type = None
             if count and op_types:
                 by_op_type = {op_type: {"count": number, **ran[path, op_type][1]}
@@ -326,4 +326,4 @@ def op_type_differences(tflite, core_name, env=None):
     cut apart (`tfmfn.op_profile`) and run alone on the same random inputs."""
     parts = {op_type: _with_inputs(part.tflite, seed=2) for op_type, part in op_profile.op_type_models(tflite).items()}
     ran = run_on_core(parts, core_name, count=False, invocations=0, env=env)
-    return {op_type: litert.outputs_agree(run_here(*parts[op_type]), ran[op_type][0])[0] for op_type in parts}
+    return {op_type: litert.output_difference(run_here(*parts[op_type]), ran[op_type][0])[0] for op_type in parts}

@@ -118,10 +118,10 @@ class TFLiteEmbedder(Embedder):
         elif not self.dynamic_batch and count < self.fixed_batch:
             inputs = np.concatenate([inputs, np.zeros((self.fixed_batch - count, *inputs.shape[1:]), inputs.dtype)])
         detail = self._input_detail()
-        self.interpreter.set_tensor(detail["index"], litert.quantize(inputs, detail))
+        self.interpreter.set_tensor(detail["index"], litert.quantize_values(inputs, detail))
         self.interpreter.invoke()
         output = self.interpreter.get_output_details()[0]
-        return litert.dequantize(self.interpreter.get_tensor(output["index"]), output)[:count]
+        return litert.dequantize_values(self.interpreter.get_tensor(output["index"]), output)[:count]
 
 
 def load_keras_model(model):

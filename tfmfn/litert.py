@@ -6,9 +6,9 @@ itself is `tfmfn.model_card.tflite_metadata`) and TFLite's own entry made from i
 (`add_standard_metadata`, `read_standard_metadata`), a uint8 input whose codes are
 the pixels themselves (`pixel_input`), what a file holds and how much of it XNNPACK runs (`analyse`,
 `delegation`), quantising values to a tensor's own scale and zero point
-(`quantize`, `dequantize`), random inputs for timing and parity runs
+(`quantize_values`, `dequantize_values`), random inputs for timing and parity runs
 (`random_inputs`) and the rule by which two runtimes' outputs agree
-(`outputs_agree`). It imports LiteRT and TensorFlow's flatbuffer schema only
+(`output_difference`). It imports LiteRT and TensorFlow's flatbuffer schema only
 inside the functions that need them, and no tfmfn module that imports TensorFlow.
 
 Example:
@@ -227,7 +227,7 @@ def pixel_input(tflite, normalization):
         return tflite, False
     pixels = np.arange(256)
     zero_point = int(quantization.zeroPoint[0])
-    codes = quantize((pixels - normalization[0]) / normalization[1], {
+    codes = quantize_values((pixels - normalization[0]) / normalization[1], {
         "dtype": np.uint8, "quantization": (float(quantization.scale[0]), zero_point)}).astype(int)
     if not np.array_equal(codes, np.clip(pixels + codes[0], 0, 255)):
         return tflite, False
@@ -337,7 +337,7 @@ def interpreter_for(path=None, content=None, num_threads=1):
         raise ValueError(f"{where}not a valid .tflite model ({error}): truncated, or another format; export it again") from None
 
 
-def quantize(values, detail):
+def quantize_values(values, detail):
     """Float values -> the tensor's dtype with its (scale, zero_point); float tensors pass through.
 
     Halves round up, floor(value / scale + zero_point + 0.5), as TensorFlow's fake quantization does in
@@ -345,7 +345,7 @@ def quantize(values, detail):
     and rounding them to even would give the model codes one step off what it trained on for half the
     pixel values. The app's FaceInput.quantize rounds the same way.
 
-    >>> quantize(np.array([-1.5, -0.5, 0.5, 1.5], np.float32), {"dtype": np.int8, "quantization": (1.0, 0)})
+    >>> quantize_values(np.array([-1.5, -0.5, 0.5, 1.5], np.float32), {"dtype": np.int8, "quantization": (1.0, 0)})
     array([-1,  0,  1,  2], dtype=int8)
     """
     dtype = detail["dtype"]
@@ -356,7 +356,7 @@ def quantize(values, detail):
     return np.clip(np.floor(values / scale + zero_point + 0.5), info.min, info.max).astype(dtype)
 
 
-def dequantize(values, detail):
+def dequantize_values(values, detail):
     """A tensor's values as float32, undoing its (scale, zero_point) if it is quantised."""
     if detail["dtype"] == np.float32:
         return values
@@ -364,11 +364,11 @@ def dequantize(values, detail):
     return (values.astype(np.float32) - zero_point) * scale
 
 
-def outputs_agree(expected, got):
+def output_difference(expected, got):
     """(largest difference, allowed difference) between two lists of output tensors of one model run
     by two runtimes: `INT8_STEPS` for quantised outputs, `FLOAT_TOLERANCE` of the range for float ones.
 
-    >>> outputs_agree([np.array([3, -2], np.int8)], [np.array([4, -2], np.int8)])
+    >>> output_difference([np.array([3, -2], np.int8)], [np.array([4, -2], np.int8)])
     (1.0, 1)
     """
     difference = max(float(np.abs(a.astype(np.float64) - b.astype(np.float64)).max()) for a, b in zip(expected, got))
