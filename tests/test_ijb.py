@@ -108,6 +108,12 @@ def test_bad_input_is_named(ijbc, tmp_path):
     broken = tmp_path / "IJBC"
     shutil.copytree(ijbc, broken)
     pairs = broken / "meta" / "ijbc_template_pair_label.txt"
+    points = broken / "meta" / "ijbc_name_5pts_score.txt"
+    landmarks = points.read_text()
+    points.write_text(landmarks.replace(" ", " x", 1))
+    with pytest.raises(ValueError, match="ijbc_name_5pts_score.txt: every line is an image, ten landmark coordinates"):
+        ijb.load(str(broken), "IJBC")
+    points.write_text(landmarks)
     listed = pairs.read_text()
     pairs.write_text(listed.replace(" 0\n", " zero\n", 1))
     with pytest.raises(ValueError, match=r"ijbc_template_pair_label.txt: expected whole numbers in columns \[1, 2, 3\]"):

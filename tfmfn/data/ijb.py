@@ -106,11 +106,14 @@ def load(root, name="IJBC"):
     if not os.path.isdir(root):
         raise FileNotFoundError(f"{root}: no such folder; --ijb takes insightface's IJB_release folder of {name}")
     points = _rows(_meta(root, name, "name_5pts_score.txt"))
-    if any(len(row) != 12 for row in points):
+    try:
+        if any(len(row) != 12 for row in points):
+            raise ValueError
+        numbers = np.array([row[1:] for row in points], dtype=np.float32).reshape(-1, 11)  # as insightface reads them
+    except ValueError:
         raise ValueError(f"{_meta(root, name, 'name_5pts_score.txt')}: every line is an image, ten landmark "
-                         "coordinates and a faceness score")
+                         "coordinates and a faceness score, as in insightface's IJB_release") from None
     images = [row[0] for row in points]
-    numbers = np.array([row[1:] for row in points], dtype=np.float32).reshape(-1, 11)  # read as insightface reads them
     media_list = _rows(_meta(root, name, "face_tid_mid.txt"))
     if [row[0] for row in media_list] != images:
         raise ValueError(f"{_meta(root, name, 'face_tid_mid.txt')} and name_5pts_score.txt list other images; "
