@@ -34,7 +34,7 @@ def one_setting(classes, rate, batch_size, steps):
     head([embeddings[:1], labels[:1]])
     optimizer = keras.optimizers.SGD(0.1, momentum=0.9)
     optimizer.build(head.trainable_variables)
-    sampled = min(classes, max(int(rate * classes), batch_size))
+    sampled = heads.sample_size(classes, rate, batch_size)
     idle = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
     @tf.function

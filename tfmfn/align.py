@@ -152,7 +152,16 @@ def alignment_matrix(detection, size=preprocess.INPUT_SIZE):
 
 def align_face(image, detection, size=preprocess.INPUT_SIZE):
     """The aligned (height, width, 3) crop of one detected face."""
-    matrix = alignment_matrix(detection, size)
+    return warp(image, alignment_matrix(detection, size), size)
+
+
+def align_landmarks(image, landmarks, size=preprocess.INPUT_SIZE):
+    """The aligned (height, width, 3) crop of the face whose five landmarks are given (a dataset's own)."""
+    return warp(image, similarity_transform(landmarks, template_for(size)), size)
+
+
+def warp(image, matrix, size):
+    """`image` through the 2x3 `matrix` into (height, width), bilinear, black outside."""
     return cv2.warpAffine(image, matrix, (size[1], size[0]), flags=cv2.INTER_LINEAR, borderValue=0)
 
 

@@ -197,6 +197,16 @@ class Softmax(_Head):
         return tf.matmul(tf.cast(embeddings, self.kernel.dtype), self.kernel) + self.bias
 
 
+def sample_size(num_classes, rate, batch_size):
+    """How many class centres partial FC samples a step at `rate` for a (replica's) batch: the share of all
+    classes, and at least the batch (so that every label's class fits, as in insightface).
+
+    >>> sample_size(2_000_000, 0.1, 512), sample_size(300, 0.1, 32), sample_size(20, 0.5, 32)
+    (200000, 32, 20)
+    """
+    return min(num_classes, max(int(rate * num_classes), batch_size))
+
+
 def sample_classes(labels, num_classes, count, seed):
     """(`count` class ids in increasing order: every class of `labels` and random others, `labels` as
     positions in them), as insightface's partial FC draws them: a uniform score per class from the

@@ -47,7 +47,6 @@ import dataclasses
 import math
 import os
 
-import cv2
 import numpy as np
 
 from tfmfn import align
@@ -88,9 +87,9 @@ def _rows(path, separator=None, header=False):
     return [line.split(separator) for line in lines[1 if header else 0:]]
 
 
-def _table(path, columns, separator=None, header=False):
-    """The first `columns` of every row as integers (template, media and subject ids, labels)."""
-    rows = _rows(path, separator, header)
+def _table(path, columns, separator=None, header=False, rows=None):
+    """`columns` of every row of `path` (its `rows` when already read) as integers (ids, labels)."""
+    rows = _rows(path, separator, header) if rows is None else rows
     try:
         return np.array([[int(row[column]) for column in columns] for row in rows], dtype=np.int64).reshape(-1, len(columns))
     except (ValueError, IndexError):
@@ -118,7 +117,7 @@ def load(root, name="IJBC"):
     if [row[0] for row in media_list] != images:
         raise ValueError(f"{_meta(root, name, 'face_tid_mid.txt')} and name_5pts_score.txt list other images; "
                          "both come from the same IJB_release")
-    template_media = _table(_meta(root, name, "face_tid_mid.txt"), (1, 2))
+    template_media = _table(_meta(root, name, "face_tid_mid.txt"), (1, 2), rows=media_list)
     pairs = _table(_meta(root, name, "template_pair_label.txt"), (0, 1, 2))
     for suffix, count, what in (("name_5pts_score.txt", len(images), "images"),
                                 ("template_pair_label.txt", len(pairs), "template pairs")):
@@ -139,8 +138,7 @@ def aligned_face(benchmark, index, size):
     path = os.path.join(benchmark.root, "loose_crop", benchmark.images[index])
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{path}: listed in {benchmark.name}'s meta but missing from loose_crop/")
-    matrix = align.similarity_transform(benchmark.landmarks[index], align.template_for(size))
-    return cv2.warpAffine(align.load_image(path), matrix, (size[1], size[0]), flags=cv2.INTER_LINEAR, borderValue=0)
+    return align.align_landmarks(align.load_image(path), benchmark.landmarks[index], size)
 
 
 def image_features(embedder, benchmark, flip=True, batch_images=256, progress=True):
@@ -161,28 +159,32 @@ def image_features(embedder, benchmark, flip=True, batch_images=256, progress=Tr
     return np.concatenate(features) * benchmark.faceness[:, None]
 
 
-def template_features(features, benchmark, chosen=None):
+def template_features(features, benchmark):
     """(template ids in increasing order, their L2-normalised features): each media's images averaged,
-    the template's medias summed. `chosen` (template ids): those templates only."""
-    unique = np.unique(benchmark.templates if chosen is None else chosen)
+    the template's medias summed."""
+    unique = np.unique(benchmark.templates)
     pooled = np.zeros((len(unique), features.shape[1]))
     order = np.argsort(benchmark.templates, kind="stable")
     starts = np.searchsorted(benchmark.templates[order], unique)
     ends = np.searchsorted(benchmark.templates[order], unique, side="right")
     for row, (start, end) in enumerate(zip(starts, ends)):
         members = order[start:end]
-        if not len(members):
-            raise ValueError(f"{benchmark.name}: template {unique[row]} has no image in face_tid_mid.txt")
         medias = benchmark.medias[members]
         pooled[row] = sum(features[members[medias == media]].mean(axis=0) for media in np.unique(medias))
     return unique, pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
 
 
+def template_rows(templates, ids, listed_in):
+    """Where each of `ids` sits in `templates` (increasing); ValueError naming `listed_in` for one not there."""
+    rows = np.searchsorted(templates, ids)
+    if np.any(templates[np.minimum(rows, len(templates) - 1)] != ids):
+        raise ValueError(f"{listed_in} names templates that face_tid_mid.txt does not hold")
+    return rows
+
+
 def pair_scores(templates, template_vectors, pairs):
     """Cosine of each pair's two templates."""
-    rows = np.searchsorted(templates, pairs[:, :2])
-    if np.any(templates[np.minimum(rows, len(templates) - 1)] != pairs[:, :2]):
-        raise ValueError("template_pair_label.txt names templates that face_tid_mid.txt does not hold")
+    rows = template_rows(templates, pairs[:, :2], "template_pair_label.txt")
     return np.sum(template_vectors[rows[:, 0]] * template_vectors[rows[:, 1]], axis=1)
 
 
@@ -244,8 +246,8 @@ def evaluate(embedder, benchmark, flip=True, progress=True):
     if benchmark.gallery is not None:
         gallery_ids, first = np.unique(benchmark.gallery[:, 0], return_index=True)
         probe_ids, probe_first = np.unique(benchmark.probes[:, 0], return_index=True)
-        _, gallery_vectors = template_features(features, benchmark, gallery_ids)
-        _, probe_vectors = template_features(features, benchmark, probe_ids)
+        gallery_vectors = vectors[template_rows(templates, gallery_ids, "the 1:N gallery")]
+        probe_vectors = vectors[template_rows(templates, probe_ids, "1N_probe_mixed.csv")]
         results["1:N"] = {"probes": int(len(probe_ids)), "gallery": int(len(gallery_ids)), **identification(
             probe_vectors, benchmark.probes[probe_first, 1], gallery_vectors, benchmark.gallery[first, 1])}
     return results

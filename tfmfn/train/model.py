@@ -251,10 +251,9 @@ class Trainer:
 
     @property
     def sampled_classes(self):
-        """How many class centres a replica's step samples under --partial_fc: the share of all classes,
-        and at least its batch (so that every label's class fits, as in insightface)."""
+        """How many class centres a replica's step samples under --partial_fc (`heads.sample_size`)."""
         replica_batch = self.config.batch_size // self.strategy.num_replicas_in_sync
-        return min(self.source.num_classes, max(int(self.config.partial_fc * self.source.num_classes), replica_batch))
+        return heads.sample_size(self.source.num_classes, self.config.partial_fc, replica_batch)
 
     def _sampling_seed(self):
         """A seed per step and replica: a resumed run draws the classes the uninterrupted run drew."""
