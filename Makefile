@@ -79,7 +79,7 @@ $(MEDIAPIPE_STAMP): requirements-mediapipe.txt
 	$(MEDIAPIPE_VENV)/bin/python -m pip install --quiet -r requirements-mediapipe.txt
 	touch $@
 
-# Emulated ARM cores for tfmfn.arm and python -m tfmfn.benchmark --arm (tflite/arm/setup.sh; cached in .arm).
+# Emulated ARM cores for tfmfn.runtime.arm and python -m tfmfn.benchmark --arm (tflite/arm/setup.sh; cached in .arm).
 arm:
 	PYTHON=$(PYTHON) tflite/arm/setup.sh $(ARM_HOME)
 

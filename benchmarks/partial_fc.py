@@ -26,7 +26,7 @@ def one_setting(classes, rate, batch_size, steps):
     import tensorflow as tf
     import tf_keras as keras
 
-    from tfmfn import heads
+    from tfmfn.models import heads
 
     head = heads.ArcFace(classes, s=64.0, m=0.5)
     embeddings = tf.constant(np.random.default_rng(0).normal(size=(batch_size, EMBEDDING_SIZE)).astype(np.float32))

@@ -53,7 +53,8 @@ if IN_COLAB:  # mounts Drive and installs tfmfn from its clone there (tfmfn.cola
 import tfmfn  # noqa: F401
 from IPython.display import Image, display
 
-from tfmfn import benchmark, evaluate, inference
+from tfmfn import benchmark, evaluate
+from tfmfn.runtime import inference
 
 # %%
 if SMOKE:

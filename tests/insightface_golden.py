@@ -44,7 +44,7 @@ INSIGHTFACE = {"accuracy": 0.8866666666666667, "accuracy_std": 0.048189440982669
 def projection_embedder():
     """Embeddings = channel sums of the normalised pixels times a fixed integer matrix, scaled by
     1 + |the sum of the left half|: a mirror image's embedding has another norm."""
-    from tfmfn.inference import Embedder
+    from tfmfn.runtime.inference import Embedder
 
     class ProjectionEmbedder(Embedder):
         name = "projection"

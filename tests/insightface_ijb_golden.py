@@ -68,7 +68,7 @@ def project(pixels, weights=None):
 
 def projection_embedder():
     """`project` behind tfmfn's Embedder API (it recovers the pixels from the normalised input)."""
-    from tfmfn.inference import Embedder
+    from tfmfn.runtime.inference import Embedder
 
     class ProjectionEmbedder(Embedder):
         name = "projection"

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tfmfn import align, blazeface
+from tfmfn import align
+from tfmfn.face import blazeface
 
 DATA = Path(__file__).parent / "data"
 PHOTOS = ["obama.jpg", "obama2.jpg", "biden.jpg"]

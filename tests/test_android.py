@@ -9,7 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from tfmfn import android, litert
+from tfmfn import android
+from tfmfn.runtime import litert
 
 FACECORE = os.path.join("android_demo", "facecore")
 JUNIT_CP = "/usr/share/java/junit4.jar:/usr/share/java/hamcrest-core.jar"
@@ -65,7 +66,7 @@ def test_junit_fails_when_a_golden_value_changes(tmp_path, key, index):
 
 
 def test_install_copies_the_model_blazeface_and_onet_and_refuses_a_model_without_metadata(tmp_path):
-    from tfmfn import blazeface, landmarks
+    from tfmfn.face import blazeface, landmarks
 
     plain, with_metadata, standard_only = android.metadata_models()
     (tmp_path / "good.tflite").write_bytes(with_metadata)

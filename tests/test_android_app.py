@@ -9,7 +9,8 @@ import xml.etree.ElementTree as ElementTree
 
 import pytest
 
-from tfmfn import align, android, blazeface
+from tfmfn import align, android
+from tfmfn.face import blazeface
 
 DEMO = "android_demo"
 APP = os.path.join(DEMO, "app")

@@ -9,7 +9,8 @@ import re
 import numpy as np
 import pytest
 
-from tfmfn import app_litert, convert, litert, models
+from tfmfn import app_litert, convert, models
+from tfmfn.runtime import litert
 
 needs_release = pytest.mark.skipif(not os.path.exists(app_litert.PYTHON),
                                    reason="needs the app's LiteRT release: make litert-app (make test runs it)")

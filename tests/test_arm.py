@@ -1,4 +1,4 @@
-"""LiteRT's own aarch64 kernels on emulated ARM cores (tfmfn.arm, environment built by `make arm`): the same
+"""LiteRT's own aarch64 kernels on emulated ARM cores (tfmfn.runtime.arm, environment built by `make arm`): the same
 outputs as x86 LiteRT, and instruction counts that match the work of a model whose work is known."""
 
 import json
@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import tf_keras as keras
 
-from tfmfn import arm, benchmark, convert, litert
+from tfmfn import benchmark, convert
+from tfmfn.runtime import arm, litert
 
 BUILT = os.path.exists(os.path.join(arm.HOME, ".complete"))
 needs_arm = pytest.mark.skipif(not BUILT, reason="needs the emulated ARM environment: make arm (make test runs it)")

@@ -9,7 +9,8 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from tfmfn import benchmark, litert
+from tfmfn import benchmark
+from tfmfn.runtime import litert
 
 RECORDED = pathlib.Path(__file__).parent / "data" / "benchmark_model"
 
@@ -125,3 +126,18 @@ def test_zoo_exports_refuse_unknown_models(tmp_path):  # the exports themselves:
     with pytest.raises(ValueError, match="unknown zoo model mobilefacenet_x; choose from"):
         benchmark.zoo_exports(["mobilefacenet_x"], str(tmp_path))
     assert not list(tmp_path.iterdir())
+
+
+def test_paper_table_measures_each_float32_tflite_here():
+    result = subprocess.run(
+        [sys.executable, "-m", "tfmfn.benchmark", "--paper_table", "--json", "--runs", "10",
+         "--arch", "mobilefacenet,mobilenet_v1"],
+        capture_output=True, text=True, check=True,
+    )
+    rows = {row["name"]: row for row in json.loads(result.stdout)}
+    assert rows["mobilefacenet"]["params"] == 993_344
+    fast, slow = rows["mobilefacenet"]["latency_ms"]["1"], rows["mobilenet_v1"]["latency_ms"]["1"]
+    assert 0 < fast < slow  # 221M against 568M multiply-accumulates
+    bad = subprocess.run([sys.executable, "-m", "tfmfn.benchmark", "--paper_table", "--threads", "one"],
+                         capture_output=True, text=True)
+    assert bad.returncode != 0 and "--threads takes counts" in bad.stderr

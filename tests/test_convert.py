@@ -12,9 +12,10 @@ import sys
 import numpy as np
 import pytest
 
-from tfmfn import config as configs, litert
-from tfmfn import convert, inference, model_files, train
+from tfmfn import config as configs
+from tfmfn import convert, train
 from tfmfn.data import bins, synth
+from tfmfn.runtime import inference, litert, model_files
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,8 @@ import os
 
 import pytest
 
-from tfmfn import android, app_litert, demo, litert, model_card
+from tfmfn import android, app_litert, demo
+from tfmfn.runtime import litert, model_card
 
 # make test runs a file's tests on one worker (--dist loadfile): the module-scoped demo runs once for them all
 

@@ -6,8 +6,10 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from tfmfn import convert, deploy, litert, models, quantize
+from tfmfn import convert, models
 from tfmfn.models.table import Row, build_from_table
+from tfmfn.quantize import deploy, qat
+from tfmfn.runtime import litert
 
 FACES = np.random.default_rng(0).normal(size=(4, 112, 112, 3)).astype(np.float32)
 
@@ -22,7 +24,7 @@ def with_random_slopes(net, low, high, seed=0):
 
 
 def layer_types(net):
-    return [type(quantize.unwrapped(layer)).__name__ for layer in net.layers]
+    return [type(qat.unwrapped(layer)).__name__ for layer in net.layers]
 
 
 def test_per_channel_prelu_rewrite_is_exact_and_has_no_prelu():

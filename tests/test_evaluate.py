@@ -10,8 +10,9 @@ import pytest
 import tensorflow as tf
 
 import insightface_golden
-from tfmfn import evaluate, inference, litert, models
+from tfmfn import evaluate, models
 from tfmfn.data import bins, synth
+from tfmfn.runtime import inference, litert
 
 
 def reference_protocol(first, second, issame):
@@ -169,7 +170,7 @@ def test_errors_name_the_problem(small_set, tmp_path):
     bins.write_bin(str(tmp_path / "mixed.bin"), [faces[:2], faces[2:]], [True, False])
     with pytest.raises(ValueError, match="mixed: image 3 is 90x90 but .* takes 96x96"):
         evaluate.evaluate_bins(inference.KerasEmbedder(model), [str(tmp_path / "mixed.bin")])
-    from tfmfn import heads
+    from tfmfn.models import heads
 
     trainer = heads.training_model(models.build("mobilefacenet"), heads.ArcFace(5))
     trainer.save(tmp_path / "trainer.keras")

@@ -5,7 +5,8 @@ import pytest
 import tensorflow as tf
 import tf_keras as keras
 
-from tfmfn import heads, models
+from tfmfn import models
+from tfmfn.models import heads
 
 EMBEDDING_SIZE = 16
 NUM_CLASSES = 6

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 import insightface_ijb_golden as golden
-from tfmfn import inference, models
+from tfmfn import models
 from tfmfn.data import ijb
+from tfmfn.runtime import inference
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,9 @@ import pickle
 import numpy as np
 import pytest
 
-from tfmfn import align, landmarks
-from tfmfn.landmarks import WeightsError
+from tfmfn import align
+from tfmfn.face import landmarks
+from tfmfn.face.landmarks import WeightsError
 
 ONET_SHAPES = [(3, 3, 3, 32), (32,), (1, 1, 32), (3, 3, 32, 64), (64,), (1, 1, 64), (3, 3, 64, 64), (64,),
                (1, 1, 64), (2, 2, 64, 128), (128,), (1, 1, 128), (1152, 256), (256,), (256,), (256, 4), (4,),

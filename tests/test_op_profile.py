@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-from tfmfn import convert, litert, op_profile
+from tfmfn import convert, op_profile
 from tfmfn.models.table import Row, build_from_table
+from tfmfn.runtime import litert
 
 TINY = (
     Row("conv3x3", c=16, s=2),

@@ -15,9 +15,10 @@ import sys
 import numpy as np
 import pytest
 
-from tfmfn import align, android, convert, evaluate, inference, models, port
+from tfmfn import align, android, convert, evaluate, models, port
 from tfmfn.data import bins, pipeline
 from tfmfn.models.table import Row, build_from_table
+from tfmfn.runtime import inference
 
 # make test runs a file's tests on one worker (--dist loadfile): the module-scoped faces and imports are made once
 

@@ -4,7 +4,8 @@ import cv2
 import numpy as np
 import pytest
 
-from tfmfn import align, preprocess, quality
+from tfmfn import align, preprocess
+from tfmfn.face import quality
 
 
 def turned_template(yaw=0.0, pitch=0.0, roll=0.0):

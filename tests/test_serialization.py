@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import tf_keras as keras
 
-from tfmfn import heads, models
+from tfmfn import models
+from tfmfn.models import heads
 
 
 def randomize(model, seed):

@@ -76,6 +76,22 @@ def test_no_module_imports_one_after_it():
     assert not backwards, "imports against the pipeline order of ARCHITECTURE.md: " + "; ".join(sorted(backwards))
 
 
+def test_the_top_of_the_package_holds_at_most_16_modules():
+    top = sorted(name for name in os.listdir(PACKAGE) if name.endswith(".py"))
+    assert len(top) <= 16, f"{len(top)} modules at the top of tfmfn/ ({', '.join(top)}); put library code in a folder"
+
+
+def test_models_imports_nothing_after_its_rows():
+    """The zoo knows nothing of how a model is trained, converted or timed."""
+    order, modules = architecture_order(), package_modules()
+    in_models = [name for name in order if name == "tfmfn.models" or name.startswith("tfmfn.models.")]
+    last = max(order.index(name) for name in in_models)
+    later = set(order[last + 1:])
+    found = sorted(f"{name} imports {imported}" for name in in_models
+                   for imported in imports_of(modules[name], modules) if imported in later)
+    assert not found, "; ".join(found)
+
+
 def test_the_import_reader_sees_function_local_imports(tmp_path):
     """The check above must see an import hidden in a function (the way import cycles get hidden)."""
     path = tmp_path / "sample.py"
@@ -84,9 +100,9 @@ def test_the_import_reader_sees_function_local_imports(tmp_path):
 
 
 def test_the_inference_path_imports_neither_tfmot_nor_training_code():
-    code = ("import sys\nimport tfmfn.inference\n"
+    code = ("import sys\nimport tfmfn.runtime.inference\n"
             "print(sorted(name for name in sys.modules if name.startswith(('tensorflow_model_optimization', "
-            "'tfmfn.train', 'tfmfn.quantize', 'tfmfn.convert', 'tfmfn.distill'))))")
+            "'tfmfn.train', 'tfmfn.quantize.qat', 'tfmfn.convert', 'tfmfn.quantize.distill'))))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert result.stdout.strip() == "[]", result.stdout
 

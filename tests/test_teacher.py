@@ -18,8 +18,9 @@ import tensorflow as tf
 import tf_keras as keras
 
 from tfmfn import config as configs
-from tfmfn import convert, litert, model_card, models, preprocess, train
+from tfmfn import convert, models, preprocess, train
 from tfmfn.data import pipeline, synth
+from tfmfn.runtime import litert, model_card
 from tfmfn.train.teacher import TEACHER_CACHE, Teacher, distillation_loss
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -18,8 +18,9 @@ import tensorflow as tf
 import tf_keras as keras
 
 from tfmfn import config as configs
-from tfmfn import heads, models, storage, train
+from tfmfn import models, storage, train
 from tfmfn.data import pipeline, synth, tfrecord
+from tfmfn.models import heads
 
 
 @pytest.fixture(scope="module")

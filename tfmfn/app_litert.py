@@ -37,7 +37,8 @@ import tempfile
 
 import numpy as np
 
-from tfmfn import cli, litert, preprocess
+from tfmfn import cli, preprocess
+from tfmfn.runtime import litert
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REQUIREMENTS = os.path.join(ROOT, "requirements-litert-app.txt")

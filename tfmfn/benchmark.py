@@ -4,6 +4,7 @@
     python -m tfmfn.benchmark --adb [--serial S] --binary android_aarch64_benchmark_model --model int8.tflite --threads 1,4
     python -m tfmfn.benchmark --arm cortex-a53,cortex-a76,i8mm --model float32.tflite --model int8.tflite [--json]
     python -m tfmfn.benchmark --arm cortex-a76 --arch mobilefacenet,mobilefacenet_lrelu [--export_dir DIR]
+    python -m tfmfn.benchmark --paper_table [--arch NAMES] [--threads 1,2] [--runs 100] [--json]
 
 Locally every model runs in this process with LiteRT's CPU path (XNNPACK), the
 models interleaved round by round (the order rotating each round) so that
@@ -15,11 +16,16 @@ process holds every model), and whether XNNPACK took the whole graph (a single
 DELEGATE node). With `--adb` the models and the `benchmark_model` binary are
 pushed to the device and its output is parsed (`parse_benchmark_model`); see
 `tflite/README.md` for where to get the binary. With `--arm` the models run on
-emulated ARM cores instead (`tfmfn.arm`, after `make arm`): instructions per
+emulated ARM cores instead (`tfmfn.runtime.arm`, after `make arm`): instructions per
 inference, by class and by op type, and their outputs against this machine's.
 `--arch` exports untrained zoo models first (float32, int8 and, for per-channel
 PReLU models, int8 in the maximum PReLU form; PTQ on random faces: instruction
-counts and latency do not depend on the weights).
+counts and latency do not depend on the weights). `--paper_table` prints the zoo
+as the paper's Table II (`tfmfn.models.paper_table`) with each model's float32
+latency here beside the paper's Snapdragon 820 figures.
+
+Longer than 400 lines because the three places a model is timed (here, over adb,
+on emulated cores) and the zoo's timed table share one `Result` and one CLI.
 
 Example:
 
@@ -37,7 +43,9 @@ import time
 
 import numpy as np
 
-from tfmfn import arm, arm_report, cli, convert, litert, models
+from tfmfn import cli, convert, models
+from tfmfn.models import paper_table
+from tfmfn.runtime import arm, arm_report, litert
 
 DEVICE_FOLDER = "/data/local/tmp/tfmfn"
 
@@ -270,7 +278,7 @@ def plot_results(results, path):
 def zoo_exports(names, folder, seed=0):
     """Exports untrained zoo models into `folder` for benchmarking: NAME_float32.tflite, NAME_int8.tflite
     (PTQ calibrated on random faces) and, where the model has per-channel PReLUs, NAME_int8_maximum.tflite
-    (`tfmfn.deploy.deploy_form`'s maximum form). Returns the paths."""
+    (`tfmfn.quantize.deploy.deploy_form`'s maximum form). Returns the paths."""
     import tf_keras as keras
 
     unknown = [name for name in names if name not in models.ZOO]
@@ -296,6 +304,26 @@ def zoo_exports(names, folder, seed=0):
     return paths
 
 
+def paper_table_latency(rows, threads=(1,), runs=100):
+    """Adds `latency_ms` ({threads: median ms} of the float32 .tflite, measured here, all models
+    interleaved) to each row of `paper_table.zoo_rows` (untrained models: latency does not depend on the
+    weights)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        paths = []
+        for row in rows:
+            net = models.build(row["name"], input_shape=tuple(row["input_shape"]))
+            path = f"{folder}/{row['name']}.tflite"
+            with open(path, "wb") as stream:
+                stream.write(convert.convert_keras(net, "float32"))
+            paths.append(path)
+        results = benchmark_local(paths, threads, runs)
+    for row, path in zip(rows, paths):
+        row["latency_ms"] = {result.threads: result.median_ms for result in results if result.model == path}
+    return rows
+
+
 def _define_flags():
     from absl import flags
 
@@ -317,6 +345,8 @@ def _define_flags():
                       + "; ".join(f"{name}: {core.about}" for name, core in arm.CORES.items()) + ".")
     flags.DEFINE_bool("op_types", True, "--arm: count every op type of each model apart too (as tfmfn.op_profile cuts it).")
     flags.DEFINE_integer("invocations", 2, "--arm: counted invocations per model, after one uncounted.")
+    flags.DEFINE_bool("paper_table", False, "Print the zoo (--arch: these models) as the paper's Table II with each "
+                      "model's float32 .tflite latency here, --threads and --runs as above.")
     cli.rename("zoo", "arch")
     cli.rename("zoo_dir", "export_dir")
 
@@ -330,6 +360,9 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     options = flags.FLAGS
+    if options.paper_table:
+        _main_paper_table(options)
+        return
     if not options.model and not options.arch:
         raise app.UsageError("give --model FILE (repeatable) or --arch NAMES")
     with tempfile.TemporaryDirectory() as scratch:
@@ -349,6 +382,20 @@ def main(argv):
     partial = sorted({result.model for result in results if not result.fully_delegated})
     if options.require_full_delegation and partial:
         raise SystemExit(f"error: not fully delegated to XNNPACK: {', '.join(partial)}")
+
+
+def _main_paper_table(options):
+    import json
+
+    from absl import app
+
+    rows = paper_table.zoo_rows(paper_table.check_names(options.arch or None))
+    try:
+        threads = tuple(int(count) for count in options.threads)
+    except ValueError:
+        raise app.UsageError(f"--threads takes counts like 1,2, got {','.join(options.threads)}") from None
+    paper_table_latency(rows, threads, options.runs)
+    print(json.dumps(rows, indent=2) if options.json else paper_table.format_table(rows))
 
 
 def _run(options, threads):

@@ -81,7 +81,7 @@ class TrainConfig:
     margin: float = _setting(0.5, "ArcFace's additive angular margin, or CosFace's cosine margin.")
     combined_margins: tuple = _setting((1.0, 0.3, 0.2), "m1,m2,m3 of the combined head: cos(m1*theta + m2) - m3.")
     init_from: str = _setting(None, "Start from a trained model: a model_dir, its export/ folder or an embedder .keras file (the head's weights come along when the identities match).")
-    qat: bool = _setting(False, "Quantization-aware fine-tuning of --init_from in its int8 deploy form (tfmfn.quantize), BatchNorm frozen.")
+    qat: bool = _setting(False, "Quantization-aware fine-tuning of --init_from in its int8 deploy form (tfmfn.quantize.qat), BatchNorm frozen.")
     teacher: str = _setting(None, "Distil from this trained embedder (model_dir, .keras, .tflite, ...): the student learns its normalised embeddings of --data's images, a folder of aligned faces whose labels are never read (tfmfn.train.teacher).")
     teacher_cache: bool = _setting(True, "With --teacher: embed every image and its mirror image with the teacher once, before training, instead of in every step (the flip is then the only augmentation).")
     similarity_weight: float = _setting(1.0, "With --teacher: weight of the loss term that holds the student's cosines within a batch to the teacher's.")

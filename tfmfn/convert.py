@@ -7,7 +7,7 @@
 
 | mode        | what it writes                                                            |
 |-------------|---------------------------------------------------------------------------|
-| `--int8`    | all-int8 graph of the deploy form (`tfmfn.quantize`), input and output    |
+| `--int8`    | all-int8 graph of the deploy form (`tfmfn.quantize.qat`), input and output    |
 |             | int8 unless `--io` (`uint8`: the input codes are the pixels themselves,   |
 |             | as MediaPipe feeds them); `--qat` (default) converts a QAT model,         |
 |             | fine-tuning a float one first (`--qat_steps`, into `--qat_dir`); `--ptq`  |
@@ -17,10 +17,10 @@
 | `--dynamic` | int8 weights, float activations (dynamic range)                           |
 
 An int8 export that still holds float ops is refused unless `--allow_float_ops`.
-Every file carries tfmfn's metadata (`tfmfn.litert.read_metadata`): input size,
+Every file carries tfmfn's metadata (`tfmfn.runtime.litert.read_metadata`): input size,
 normalisation, embedding size, alignment template and the thresholds at
 FAR 1e-3 (1:1) and 1e-4 (1:N) with their impostor counts, measured on the
-converted model itself when `--eval_bins` are given (`tfmfn.model_card`), so the
+converted model itself when `--eval_bins` are given (`tfmfn.runtime.model_card`), so the
 app needs nothing beside the file. The report
 (`--report FILE.json`, also printed) gives the size, ops, float ops, input and
 output quantisation, XNNPACK delegation, parity of the converted embeddings
@@ -29,7 +29,8 @@ against the float model on held-out images (cosine mean and minimum), and with
 
 Example:
 
-    >>> from tfmfn import convert, litert, models
+    >>> from tfmfn import convert, models
+    >>> from tfmfn.runtime import litert
     >>> tflite = convert.convert_keras(models.build("mobilefacenet"), "float32")
     >>> litert.analyse(tflite)["ops"]["CONV_2D"]
     33
@@ -41,12 +42,14 @@ import os
 
 import numpy as np
 
-from tfmfn import config as configs, deploy
-from tfmfn import cli, distill, evaluate, inference, litert, model_card, model_files, quantize, train
+from tfmfn import config as configs
+from tfmfn import cli, evaluate, train
 from tfmfn.data import bins, pipeline
 from tfmfn.data.bins import BinFormatError
 from tfmfn.evaluate import l2_normalize
-from tfmfn.model_files import NotAnEmbedderError
+from tfmfn.quantize import deploy, distill, qat
+from tfmfn.runtime import inference, litert, model_card, model_files
+from tfmfn.runtime.model_files import NotAnEmbedderError
 
 MODES = ("int8", "float32", "float16", "dynamic")
 IO_TYPES = ("int8", "uint8", "float")
@@ -59,7 +62,7 @@ class ConversionError(ValueError):
 def convert_keras(model, mode, io="int8", representative=None, prelu_form="add"):
     """The .tflite bytes of Keras `model` in `mode` (one of MODES).
 
-    For int8, a QAT model (tfmfn.quantize) converts from its fake-quant ranges;
+    For int8, a QAT model (tfmfn.quantize.qat) converts from its fake-quant ranges;
     a float model needs `representative` (normalised float32 images, N x H x W x 3)
     and is converted in its deploy form (post-training quantization), equalized and
     bias-corrected on those images first (`deploy.equalize`, `deploy.correct_bias`),
@@ -69,12 +72,12 @@ def convert_keras(model, mode, io="int8", representative=None, prelu_form="add")
 
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-    if mode != "int8" and quantize.is_quantized(model):
+    if mode != "int8" and qat.is_quantized(model):
         raise ConversionError("this is a QAT model: export it with --int8 (or convert the float model it came from)")
-    if prelu_form != "add" and (mode != "int8" or quantize.is_quantized(model)):
+    if prelu_form != "add" and (mode != "int8" or qat.is_quantized(model)):
         raise ConversionError(f"the {prelu_form} form of PReLU is for int8 by post-training quantization (--ptq); "
                               "QAT trains and exports the add form")
-    if mode == "int8" and not quantize.is_quantized(model):
+    if mode == "int8" and not qat.is_quantized(model):
         if representative is None:
             raise ConversionError("post-training int8 quantization of a float model needs representative images")
         samples = np.asarray(representative, np.float32)
@@ -140,25 +143,25 @@ def convert(request, say=print):
         )
     sets = [bins.load_bin(path) for path in request.eval_bins]  # before any long work: a bad path fails now
     model = inference.load_keras_model(source)
-    qat = quantize.is_quantized(model)
-    if request.prelu_form != "add" and (request.mode != "int8" or request.method != "ptq" or qat):
+    is_qat = qat.is_quantized(model)
+    if request.prelu_form != "add" and (request.mode != "int8" or request.method != "ptq" or is_qat):
         raise ConversionError(f"--prelu_form {request.prelu_form} is for int8 by post-training quantization: "
                               "add --int8 --ptq")
-    float_model = None if qat else model
-    if request.mode == "int8" and request.method == "qat" and not qat:
+    float_model = None if is_qat else model
+    if request.mode == "int8" and request.method == "qat" and not is_qat:
         source = _fine_tune(source, request, say)
         card = source.card
         model = inference.load_keras_model(source)
-        qat = True
+        is_qat = True
     if float_model is None:
         float_model = inference.load_keras_model(card["training"]["initial_weights"])
     model_path = source.path
     normalization = (card["normalization"]["mean"], card["normalization"]["scale"])
     reference = inference.KerasEmbedder(float_model, normalization=normalization)
-    references = {"float": reference, "qat": inference.KerasEmbedder(model, normalization=normalization) if qat else None}
+    references = {"float": reference, "qat": inference.KerasEmbedder(model, normalization=normalization) if is_qat else None}
     input_size = tuple(card["input_size"])
     data_path = request.representative or card["training"].get("data", {}).get("path")
-    calibrating = request.mode == "int8" and not qat
+    calibrating = request.mode == "int8" and not is_qat
     if data_path is None and calibrating:
         raise ConversionError("the model card names no training data (an imported model?); give --representative "
                               "with a folder of aligned faces to calibrate on")
@@ -174,7 +177,7 @@ def convert(request, say=print):
         faces = pipeline.sample_faces(faces_source, count, input_size)
         say(f"calibrating on {len(faces)} images of {data_path}")
         representative = ((faces.astype(np.float32) - normalization[0]) / normalization[1]).astype(np.float32)
-    say(f"converting {model_path} to {request.mode}" + (f" ({'QAT' if qat else 'PTQ'})" if request.mode == "int8" else ""))
+    say(f"converting {model_path} to {request.mode}" + (f" ({'QAT' if is_qat else 'PTQ'})" if request.mode == "int8" else ""))
     tflite = convert_keras(model, request.mode, request.io, representative, request.prelu_form)
     pixel_codes = False
     if request.mode == "int8" and request.io == "uint8":
@@ -184,7 +187,7 @@ def convert(request, say=print):
         report["input_codes_are_pixels"] = pixel_codes
     if request.prelu_form != "add":
         report["prelu_form"] = request.prelu_form
-    report["quantization"] = f"int8 {'qat' if qat else 'ptq'}" if request.mode == "int8" else request.mode
+    report["quantization"] = f"int8 {'qat' if is_qat else 'ptq'}" if request.mode == "int8" else request.mode
     if request.mode == "int8" and not request.allow_float_ops:
         check_all_int8(report)
     out = request.out or os.path.join(os.path.dirname(model_path), f"{card['model']}_{request.mode}.tflite")

@@ -41,8 +41,9 @@ import time
 import numpy as np
 
 from tfmfn import config as configs
-from tfmfn import android, benchmark, cli, convert, demo_report, evaluate, inference, train
+from tfmfn import android, benchmark, cli, convert, demo_report, evaluate, train
 from tfmfn.data import bins, synth
+from tfmfn.runtime import inference
 
 STAGES = ("data", "train", "qat", "export", "evaluate", "benchmark", "app", "report")
 STATE_FILE = "stages.json"

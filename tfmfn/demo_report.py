@@ -13,8 +13,9 @@ import platform
 import sys
 import time
 
-from tfmfn import align, model_card
+from tfmfn import align
 from tfmfn.data import pipeline
+from tfmfn.runtime import model_card
 
 PHOTOS = ("obama.jpg", "obama2.jpg", "biden.jpg")
 """Real photos in tests/data that the sample grid aligns in its top row."""

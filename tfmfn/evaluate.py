@@ -41,8 +41,9 @@ IJB-B/C templates (`tfmfn.data.ijb`): `--ijb IJB_release/IJBC --ijb_set IJBC`.
 
 import numpy as np
 
-from tfmfn import cli, inference
+from tfmfn import cli
 from tfmfn.data import bins, ijb
+from tfmfn.runtime import inference
 
 THRESHOLDS = np.arange(0, 4, 0.01)
 VAL_THRESHOLDS = np.arange(0, 4, 0.001)

@@ -29,7 +29,8 @@ import time
 
 import numpy as np
 
-from tfmfn import cli, litert
+from tfmfn import cli
+from tfmfn.runtime import litert
 
 WHOLE = "whole model"
 

@@ -51,14 +51,15 @@ import os
 
 import numpy as np
 
-from tfmfn import cli, evaluate, inference, model_card, model_files, models, preprocess
+from tfmfn import cli, evaluate, models, preprocess
 from tfmfn.data import bins, pipeline
 from tfmfn.data.bins import BinFormatError
 from tfmfn.evaluate import l2_normalize
-from tfmfn.inference import TFLiteEmbedder
 from tfmfn.models import mobilefacenet
 from tfmfn.models.table import Row, expand, with_embedding_size
-from tfmfn.source_model import PortError, SourceModel, onnx_module, read_source
+from tfmfn.runtime import inference, model_card, model_files
+from tfmfn.runtime.inference import TFLiteEmbedder
+from tfmfn.runtime.source_model import PortError, SourceModel, onnx_module, read_source
 
 CHECK_TOLERANCE = 1e-4
 """Largest difference allowed between the L2-normalised embeddings of the file and of the Keras model."""

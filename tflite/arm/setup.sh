@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the emulated ARM environment tfmfn.arm runs models in, into one folder (default .arm), from
+# Builds the emulated ARM environment tfmfn.runtime.arm runs models in, into one folder (default .arm), from
 # Debian's and PyPI's packages only; no system change, nothing needs root.
 #
 #   tflite/arm/setup.sh [DEST]          (make arm runs it; re-running is a no-op once DEST/.complete exists)
@@ -8,7 +8,7 @@
 #                 that a plain Debian machine lacks, unpacked with dpkg -x; run it with
 #                 LD_LIBRARY_PATH=DEST/qemu/usr/lib/x86_64-linux-gnu
 # DEST/sysroot    Debian bookworm's arm64 python3.11 and every library it depends on, unpacked: QEMU's -L
-#                 folder (tfmfn.arm adds a per-core folder on top of it with that core's /proc/cpuinfo)
+#                 folder (tfmfn.runtime.arm adds a per-core folder on top of it with that core's /proc/cpuinfo)
 # DEST/site       the aarch64 wheels of requirements-arm.txt, unzipped (the guest's PYTHONPATH)
 # DEST/insn_classes.so   the instruction-counting plugin, compiled from tflite/arm/insn_classes.c
 set -euo pipefail

@@ -37,7 +37,7 @@ import numpy as np
 
 from tfmfn import align, preprocess
 from tfmfn.data import bins
-from tfmfn.landmarks import Landmarker
+from tfmfn.face.landmarks import Landmarker
 
 VIEWS = {
     "test": ("pairs.txt", 6000),

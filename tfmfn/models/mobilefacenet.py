@@ -14,7 +14,7 @@
 | mobilefacenet_relu      | ReLU instead of PReLU                                           |
 | mobilefacenet_lrelu     | one learned PReLU slope per layer instead of one per channel    |
 |                         | (not in the paper: int8 TFLite runs it as LEAKY_RELU, the       |
-|                         | fastest int8 deploy form; see `tfmfn.quantize`)                 |
+|                         | fastest int8 deploy form; see `tfmfn.quantize.qat`)                 |
 | mobilefacenet_x2        | expansion factor of the first bottleneck row doubled (2 -> 4)   |
 | mobilefacenet_sirius    | the layout of the pretrained MobileFaceNets that Android apps   |
 |                         | ship (sirius-ai's MobileFaceNet_TF; not in the paper): a linear |

@@ -53,7 +53,7 @@ import sys
 from tfmfn import config as configs
 from tfmfn import cli, evaluate
 from tfmfn.data import bins
-from tfmfn.model_files import EXPORT_FOLDER, EXPORT_MODEL, EXPORT_QAT_WEIGHTS
+from tfmfn.runtime.model_files import EXPORT_FOLDER, EXPORT_MODEL, EXPORT_QAT_WEIGHTS
 from tfmfn.train.loop import train
 
 

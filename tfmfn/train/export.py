@@ -6,10 +6,11 @@ import os
 
 import numpy as np
 
-from tfmfn import evaluate, model_card, models, storage
+from tfmfn import evaluate, models, storage
 from tfmfn.data import bins
-from tfmfn.inference import KerasEmbedder, load_keras_model
-from tfmfn.model_files import EXPORT_FOLDER, EXPORT_MODEL, EXPORT_QAT_WEIGHTS, locate
+from tfmfn.runtime import model_card
+from tfmfn.runtime.inference import KerasEmbedder, load_keras_model
+from tfmfn.runtime.model_files import EXPORT_FOLDER, EXPORT_MODEL, EXPORT_QAT_WEIGHTS, locate
 from tfmfn.train.model import build_float32_embedder, save_head
 from tfmfn.train.run_folder import (
     BEST_FOLDER, BEST_ROC, BEST_SUMMARY, BEST_WEIGHTS, HEAD_WEIGHTS, plot_curves, with_absolute_paths,

@@ -11,7 +11,7 @@ import tf_keras as keras
 
 from tfmfn import models, storage
 from tfmfn.data import pipeline
-from tfmfn.model_files import locate
+from tfmfn.runtime.model_files import locate
 from tfmfn.train.export import Evaluator, export_run, read_best, write_best
 from tfmfn.train.model import Trainer
 from tfmfn.train.run_folder import (

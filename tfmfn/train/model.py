@@ -8,10 +8,12 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from tfmfn import heads, models, preprocess, quantize, storage
+from tfmfn import models, preprocess, storage
 from tfmfn.data import pipeline
-from tfmfn.inference import load_keras_model
-from tfmfn.model_files import locate
+from tfmfn.models import heads
+from tfmfn.quantize import qat
+from tfmfn.runtime.inference import load_keras_model
+from tfmfn.runtime.model_files import locate
 from tfmfn.train import teacher as teachers
 from tfmfn.train.run_folder import HEAD_WEIGHTS
 
@@ -24,7 +26,7 @@ def kernel_decays(model):
     regularizers the builder gave them (a QAT model's through tfmot's wrappers)."""
     pairs, pending = [], list(model.layers)
     while pending:
-        layer = quantize.unwrapped(pending.pop(0))
+        layer = qat.unwrapped(pending.pop(0))
         pending.extend(getattr(layer, "layers", []))
         for variable, regularizer in (("kernel", "kernel_regularizer"), ("depthwise_kernel", "depthwise_regularizer")):
             penalty = getattr(layer, regularizer, None)
@@ -53,14 +55,14 @@ def build_embedder(config, synchronized_batch_norm=False):
     if config.init_from:
         load_initial_weights(embedder, config.init_from)
     if config.qat:
-        return quantize.freeze_batch_norm(quantize.quantize_model(embedder))
+        return qat.freeze_batch_norm(qat.quantize_model(embedder))
     return embedder
 
 
 def load_initial_weights(embedder, init_from):
     path = locate(init_from).path
     trained = load_keras_model(path)
-    if quantize.is_quantized(trained):
+    if qat.is_quantized(trained):
         raise ValueError(f"{path} is already a QAT model; --init_from takes the float model it was fine-tuned from")
     try:
         embedder.set_weights(trained.get_weights())
@@ -224,11 +226,11 @@ class Trainer:
 
     def calibrate_quantizers(self, images=QAT_CALIBRATION_IMAGES):
         """Sets a fresh QAT model's activation ranges from `images` training images drawn at
-        random, as the float model it starts from produces them (`quantize.calibrate`)."""
+        random, as the float model it starts from produces them (`qat.calibrate`)."""
         float_model = models.build(self.config.arch, embedding_size=self.config.embedding_size)
         load_initial_weights(float_model, self.config.init_from)
         faces = pipeline.sample_faces(self.source, images, self.input_size, seed=self.config.seed)
-        quantize.calibrate(self.embedder, float_model, preprocess.normalize(faces.astype(np.float32)),
+        qat.calibrate(self.embedder, float_model, preprocess.normalize(faces.astype(np.float32)),
                            input_range=preprocess.input_range())
 
     def _cached_targets(self, images, numbers, mirrored):
@@ -328,6 +330,6 @@ def build_float32_embedder(config):
         if not config.qat:
             return embedder
         load_initial_weights(embedder, config.init_from)  # the slopes of LeakyReLUs are constants of the graph
-        return quantize.freeze_batch_norm(quantize.quantize_model(embedder))
+        return qat.freeze_batch_norm(qat.quantize_model(embedder))
     finally:
         keras.mixed_precision.set_global_policy(policy)

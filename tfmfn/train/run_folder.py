@@ -11,8 +11,9 @@ import tensorflow as tf
 import tf_keras as keras
 
 from tfmfn import config as configs
-from tfmfn import model_card, storage
-from tfmfn.model_files import locate
+from tfmfn import storage
+from tfmfn.runtime import model_card
+from tfmfn.runtime.model_files import locate
 
 CONFIG_FILE = "config.json"
 INIT_FILE = "init_from.json"

@@ -41,9 +41,10 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from tfmfn import inference, model_card, storage
+from tfmfn import storage
 from tfmfn.data import pipeline
-from tfmfn.model_files import locate
+from tfmfn.runtime import inference, model_card
+from tfmfn.runtime.model_files import locate
 
 TEACHER_RECORD = "teacher.json"
 TEACHER_CACHE = "teacher_embeddings.npz"
@@ -52,7 +53,7 @@ UNKNOWN_LICENCE = "unknown: no model card says where the teacher's weights come 
 
 
 class Teacher:
-    """A trained embedder (any model `tfmfn.inference.load_embedder` reads, .tflite included) as a teacher."""
+    """A trained embedder (any model `tfmfn.runtime.inference.load_embedder` reads, .tflite included) as a teacher."""
 
     def __init__(self, path):
         self.files = locate(path)

@@ -13,7 +13,7 @@ import java.util.Locale;
  * mean is compared with everyone enrolled ({@link #lookalike}), so that the app can warn before the
  * same face is stored under two names.
  *
- * <p>The sharpness limit was measured on aligned LFW faces (tfmfn.quality): 99% of 600 real crops
+ * <p>The sharpness limit was measured on aligned LFW faces (tfmfn.face.quality): 99% of 600 real crops
  * score above 37, the same crops blurred with a Gaussian of sigma 1 pixel score 35 at the median,
  * sigma 2 score 8.
  *

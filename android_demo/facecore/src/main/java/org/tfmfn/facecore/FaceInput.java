@@ -50,7 +50,7 @@ public final class FaceInput {
      * Writes the normalised values quantised as floor(value / scale + zeroPoint + 0.5), clamped to int8
      * ({@code signed}) or uint8 (as the same bits in a byte), into {@code out} from its position. Halves
      * round up, as TensorFlow's fake quantization does in quantization-aware training and as
-     * tfmfn.litert.quantize_values does: at scale 1/128 every normalised pixel is a half, and rounding to even
+     * tfmfn.runtime.litert.quantize_values does: at scale 1/128 every normalised pixel is a half, and rounding to even
      * would feed the model codes it did not train on. A uint8 input that tfmfn.convert made (zero point
      * 127 at scale 1/128) gets each pixel as its own code.
      */

@@ -1,7 +1,7 @@
 package org.tfmfn.facecore;
 
 /**
- * How usable a face is, as tfmfn.quality computes it: the eye distance in pixels (face size), roll,
+ * How usable a face is, as tfmfn.face.quality computes it: the eye distance in pixels (face size), roll,
  * yaw and pitch in degrees from the five landmarks (a head model with the nose tip half an eye
  * distance in front of the eyes), and the sharpness of the aligned crop (variance of the Laplacian
  * of its grey levels, inner pixels). Estimates for "face the camera" and "turn your head" checks.

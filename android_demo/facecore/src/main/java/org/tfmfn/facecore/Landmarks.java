@@ -2,7 +2,7 @@ package org.tfmfn.facecore;
 
 /**
  * The five alignment landmarks (eye centres, nose tip, mouth corners) from MTCNN's ONet run on a
- * detector's face box, as tfmfn.landmarks does: the box made square about its centre, warped into
+ * detector's face box, as tfmfn.face.landmarks does: the box made square about its centre, warped into
  * a 48x48 crop, normalised as (pixel - 127.5) / 128; ONet's box correction gives the box of the
  * next pass (two passes), its points the landmarks.
  *

@@ -31,9 +31,10 @@ import tempfile
 
 import numpy as np
 
-from tfmfn import litert, op_profile
+from tfmfn import op_profile
+from tfmfn.runtime import litert
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HOME = os.environ.get("TFMFN_ARM_HOME", os.path.join(ROOT, ".arm"))
 MARKER_SYSCALL = 4242
 CLASSES = ("total", "simd_fp", "simd_load_store", "sve_sme", "dot", "mmla")

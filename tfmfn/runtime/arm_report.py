@@ -1,9 +1,9 @@
-"""The tables and the plot of `tfmfn.arm` results: instructions per inference by core, the int8 / float32
+"""The tables and the plot of `tfmfn.runtime.arm` results: instructions per inference by core, the int8 / float32
 ratios, each model's op types, and whether its outputs agreed with x86 LiteRT.
 
 Example:
 
-    >>> from tfmfn.arm import Result
+    >>> from tfmfn.runtime.arm import Result
     >>> rows = [Result("m_float32.tflite", "cortex-a76", 0, 1, True, instructions={"total": 200.0}),
     ...         Result("m_int8.tflite", "cortex-a76", 0, 1, True, instructions={"total": 90.0})]
     >>> ratios(rows)

@@ -1,6 +1,6 @@
 """Quantization-aware training (Jacob et al. 2018, with tfmot) in the form the int8 model is exported in.
 
-`quantize_model` wraps the deploy form (`tfmfn.deploy`: every PReLU rewritten into ops
+`quantize_model` wraps the deploy form (`tfmfn.quantize.deploy`: every PReLU rewritten into ops
 that XNNPACK runs in int8) with tfmot's default 8-bit scheme (BN
 folded into the convolutions at conversion, per-channel conv weights, per-tensor
 activations), so QAT fine-tunes the very graph that `tfmfn.convert` exports: `w`
@@ -10,9 +10,10 @@ float model learned.)
 
 Example:
 
-    >>> from tfmfn import models, quantize
-    >>> qat = quantize.quantize_model(models.build("mobilefacenet"))
-    >>> qat.output_shape, quantize.is_quantized(qat)
+    >>> from tfmfn import models
+    >>> from tfmfn.quantize import qat
+    >>> fake_quantized = qat.quantize_model(models.build("mobilefacenet"))
+    >>> fake_quantized.output_shape, qat.is_quantized(fake_quantized)
     ((None, 128), True)
 """
 
@@ -22,8 +23,8 @@ import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 from tf_keras import layers
 
-from tfmfn import deploy
 from tfmfn.models import blocks
+from tfmfn.quantize import deploy
 
 
 class NoOpQuantizeConfig(tfmot.quantization.keras.QuantizeConfig):

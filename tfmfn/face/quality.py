@@ -21,7 +21,8 @@ goldens). Whether the eyes are open cannot be read from five landmarks.
 
 Example (the template itself is a frontal face):
 
-    >>> from tfmfn import preprocess, quality
+    >>> from tfmfn import preprocess
+    >>> from tfmfn.face import quality
     >>> signals = quality.pose(preprocess.ALIGNMENT_TEMPLATE)
     >>> {name: round(value, 1) + 0.0 for name, value in signals.items()}
     {'eye_distance': 35.2, 'roll': -0.3, 'yaw': 0.0, 'pitch': 0.0}
@@ -51,7 +52,7 @@ mouth line's distance below the eye line in eye distances."""
 
 def pose(points):
     """`eye_distance`, `roll`, `yaw`, `pitch` of five landmarks (x, y): eyes, nose tip, mouth corners,
-    in the order of `tfmfn.landmarks` (image-left eye first)."""
+    in the order of `tfmfn.face.landmarks` (image-left eye first)."""
     points = np.asarray(points, np.float64)
     left_eye, right_eye, nose, mouth_left, mouth_right = points
     eye_vector = right_eye - left_eye

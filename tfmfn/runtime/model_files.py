@@ -22,7 +22,7 @@ Example:
 import dataclasses
 import os
 
-from tfmfn import litert, model_card
+from tfmfn.runtime import litert, model_card
 
 EXPORT_FOLDER = "export"
 EXPORT_MODEL = "embedder.keras"

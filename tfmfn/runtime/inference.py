@@ -1,6 +1,6 @@
 """The inference path: one runtime API for face embedders, Keras or TFLite: aligned RGB faces in, embeddings out.
 
-`load_embedder(model)` accepts what `tfmfn.model_files.locate` does (a `.keras` /
+`load_embedder(model)` accepts what `tfmfn.runtime.model_files.locate` does (a `.keras` /
 `.h5` file, a SavedModel folder, a training `--model_dir`, an imported model's
 folder, QAT weights) or the `ModelFiles` it gives, and any `.tflite` embedder: float,
 int8 or uint8 input and output (quantised with the tensors' own scale and zero
@@ -9,12 +9,13 @@ one is filled by padding the last chunk).
 
 Importing this module imports neither tfmot nor training code: an app or a
 service that embeds faces needs only tf_keras (for Keras models) or LiteRT.
-Only QAT weights, which are rebuilt in tfmot's QAT form, load `tfmfn.quantize`.
+Only QAT weights, which are rebuilt in tfmot's QAT form, load `tfmfn.quantize.qat`.
 
 Example:
 
     >>> import numpy as np
-    >>> from tfmfn import inference, models
+    >>> from tfmfn import models
+    >>> from tfmfn.runtime import inference
     >>> faces = np.zeros((3, 112, 112, 3), np.uint8)
     >>> inference.KerasEmbedder(models.build("mobilefacenet")).embed(faces).shape
     (3, 128)
@@ -24,8 +25,10 @@ import os
 
 import numpy as np
 
-from tfmfn import heads, litert, model_card, model_files, models, preprocess  # noqa: F401  (heads and models register their layers for loading)
-from tfmfn.model_files import NotAnEmbedderError
+from tfmfn import models, preprocess  # noqa: F401  (heads and models register their layers for loading
+from tfmfn.models import heads
+from tfmfn.runtime import litert, model_card, model_files
+from tfmfn.runtime.model_files import NotAnEmbedderError
 
 
 class Embedder:
@@ -150,7 +153,7 @@ def _load_qat_weights(model):
             f"{model.path}: QAT weights are rebuilt from the float model they were fine-tuned from, named in the "
             f"{model_card.CARD_FILE} beside them ({initial or 'none named'}); keep both"
         )
-    qat = quantize.freeze_batch_norm(quantize.quantize_model(load_keras_model(initial)))
+    qat = qat.freeze_batch_norm(qat.quantize_model(load_keras_model(initial)))
     qat.load_weights(model.path)
     return qat
 

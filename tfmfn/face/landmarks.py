@@ -27,7 +27,8 @@ it as a `.tflite` file in `cache_folder()`, which LiteRT runs here and in the ap
 
 Example:
 
-    >>> from tfmfn import align, landmarks
+    >>> from tfmfn import align
+    >>> from tfmfn.face import landmarks
     >>> image = align.load_image("tests/data/obama.jpg")
     >>> face = align.FaceDetector(landmarks=False).detect(image)[0]
     >>> found = landmarks.Landmarker().locate(image, face.box)

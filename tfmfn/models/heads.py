@@ -22,7 +22,8 @@ the unit vectors, well conditioned at both ends, with a floor under each norm.
 Example:
 
     >>> import numpy as np
-    >>> from tfmfn import heads, models
+    >>> from tfmfn import models
+    >>> from tfmfn.models import heads
     >>> head = heads.ArcFace(num_classes=10, s=64.0, m=0.5)
     >>> trainer = heads.training_model(models.build("mobilefacenet"), head)
     >>> [tuple(x.shape) for x in trainer.inputs], trainer.output_shape

@@ -2,11 +2,11 @@
 
 A pretrained model comes without its training data and without its margin head,
 so QAT cannot fine-tune it on the training loss. Distillation needs neither: the
-QAT model (the deploy form of `tfmfn.quantize`, its ranges calibrated on the faces)
+QAT model (the deploy form of `tfmfn.quantize.qat`, its ranges calibrated on the faces)
 is trained to give, for unlabelled aligned faces, the embeddings of the float
 model it came from (loss: 1 - cosine of the two embeddings, both models on the same
 flipped and lightly recoloured faces). It starts from the float weights as they
-are, not equalized (`tfmfn.deploy.equalize`): Adam moves every weight by about the same
+are, not equalized (`tfmfn.quantize.deploy.equalize`): Adam moves every weight by about the same
 step, which the tiny weights of rescaled channels did not survive (measured: the
 loss jumped from 0.009 to 0.8 in one step).
 
@@ -18,7 +18,8 @@ and a card naming the float model), with `distill_log.csv` and `distill_loss.png
 Example (an untrained model, SYNTHETIC inputs, two steps):
 
     >>> import tempfile, numpy as np
-    >>> from tfmfn import distill, models
+    >>> from tfmfn import models
+    >>> from tfmfn.quantize import distill
     >>> from tfmfn.models.table import Row, build_from_table
     >>> net = build_from_table((Row("conv3x3", c=8, s=2), Row("gdconv", c=8), Row("linear1x1", c=4)),
     ...                        (16, 16, 3), "prelu", "tiny")
@@ -35,8 +36,10 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from tfmfn import inference, model_card, model_files, preprocess, quantize
+from tfmfn import preprocess
 from tfmfn.data import pipeline
+from tfmfn.quantize import qat
+from tfmfn.runtime import inference, model_card, model_files
 
 LOG_FILE = "distill_log.csv"
 PLOT_FILE = "distill_loss.png"
@@ -61,8 +64,8 @@ def distill_model(model, faces, steps=200, batch_size=32, learning_rate=1e-5, no
     mean, scale = normalization or (preprocess.PIXEL_MEAN, preprocess.PIXEL_SCALE)
     inputs = ((faces.astype(np.float32) - mean) / scale).astype(np.float32)
     calibration = inputs[:CALIBRATION_IMAGES]
-    student = quantize.freeze_batch_norm(quantize.quantize_model(model))
-    quantize.calibrate(student, model, calibration, input_range=preprocess.input_range((mean, scale)))
+    student = qat.freeze_batch_norm(qat.quantize_model(model))
+    qat.calibrate(student, model, calibration, input_range=preprocess.input_range((mean, scale)))
     optimizer = keras.optimizers.Adam(learning_rate)
 
     @tf.function

@@ -2,7 +2,7 @@
 
 Loading an interpreter with an error that says what is wrong (`interpreter_for`),
 tfmfn's metadata inside the flatbuffer (`add_metadata`, `read_metadata`; the dict
-itself is `tfmfn.model_card.tflite_metadata`) and TFLite's own entry made from it
+itself is `tfmfn.runtime.model_card.tflite_metadata`) and TFLite's own entry made from it
 (`add_standard_metadata`, `read_standard_metadata`), a uint8 input whose codes are
 the pixels themselves (`pixel_input`), what a file holds and how much of it XNNPACK runs (`analyse`,
 `delegation`), quantising values to a tensor's own scale and zero point
@@ -13,7 +13,8 @@ inside the functions that need them, and no tfmfn module that imports TensorFlow
 
 Example:
 
-    >>> from tfmfn import convert, litert, models
+    >>> from tfmfn import convert, models
+    >>> from tfmfn.runtime import litert
     >>> tflite = convert.convert_keras(models.build("mobilefacenet"), "float32")
     >>> tflite = litert.add_metadata(tflite, {"embedding_size": 128})
     >>> litert.read_metadata(tflite)["embedding_size"]

@@ -9,7 +9,7 @@ decoding (`BlazeFace.java`).
 
 Example:
 
-    >>> from tfmfn import blazeface
+    >>> from tfmfn.face import blazeface
     >>> blazeface.ssd_anchors(128, (8, 16, 16, 16), True).shape
     (896, 2)
 """

@@ -62,7 +62,7 @@ def make_card(embedder, model_name, training=None, evaluation=None, qat=False, n
         "alignment_template": preprocess.ALIGNMENT_TEMPLATE.round(4).tolist(),
         "embedding_size": int(embedder.output_shape[-1]),
         "embedding": "not L2-normalised; normalise, then compare by cosine or squared distance",
-        "quantization": "qat: fake-quantized int8 deploy form (tfmfn.quantize)" if qat else "float32",
+        "quantization": "qat: fake-quantized int8 deploy form (tfmfn.quantize.qat)" if qat else "float32",
         "params_bn_folded": stats.params,
         "macs": stats.macs,
         "training": training or {},
@@ -134,7 +134,7 @@ def read_card(model_path):
 
 
 def tflite_metadata(card, quantization, evaluation=None):
-    """The metadata that every exported .tflite carries (`tfmfn.litert.add_metadata`), from the model
+    """The metadata that every exported .tflite carries (`tfmfn.runtime.litert.add_metadata`), from the model
     card; the thresholds from `evaluation` (of the converted model, `tfmfn.evaluate` results) when
     given, else the card's."""
     thresholds = operating_thresholds(evaluation) if evaluation else card.get("thresholds")

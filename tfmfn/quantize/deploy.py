@@ -19,7 +19,7 @@ XNNPACK runs in int8, exactly (same function, same outputs):
 
 `deploy_form(model, prelu_form="maximum")` writes each per-channel PReLU as max(z, a * z)
 instead (MUL by the slopes, then MAXIMUM; exact for a <= 1, steeper channels folded as
-above): fewer instructions on ARM cores (`tfmfn.arm`: 0.43x of float32 on a Cortex-A76
+above): fewer instructions on ARM cores (`tfmfn.runtime.arm`: 0.43x of float32 on a Cortex-A76
 against 0.52x), but XNNPACK has no int8 MAXIMUM, so each one runs in LiteRT's own kernel
 between two XNNPACK partitions, on one thread; its slopes are int8 with one scale per
 layer (the add form's depthwise weights have one per channel). Post-training only: QAT
@@ -33,13 +33,14 @@ what the int8 activations' per-tensor scales need.
 
 Post-training quantization (`tfmfn.convert --ptq`) equalizes the ranges of
 consecutive layers' channels first (`equalize`) and corrects the bias that int8
-rounding shifts (`correct_bias`). Nothing here needs tfmot (`tfmfn.quantize` wraps
+rounding shifts (`correct_bias`). Nothing here needs tfmot (`tfmfn.quantize.qat` wraps
 the deploy form for QAT).
 
 Example:
 
     >>> import numpy as np
-    >>> from tfmfn import deploy, models
+    >>> from tfmfn import models
+    >>> from tfmfn.quantize import deploy
     >>> net = models.build("mobilefacenet")
     >>> form = deploy.deploy_form(net)
     >>> faces = np.random.default_rng(0).normal(size=(2, 112, 112, 3)).astype("float32")
