@@ -118,6 +118,26 @@ def test_old_spellings_move_to_the_new_flag_and_clash_with_it():
         cli.apply_renamed(both)
 
 
+REQUIRED = {"tfmfn.align": "--input, --out required", "tfmfn.app_litert": "--model required",
+            "tfmfn.convert": "--model required", "tfmfn.evaluate": "--model required",
+            "tfmfn.op_profile": "--model required", "tfmfn.port": "--model, --out required"}
+
+
+def test_required_flags_are_checked_one_way():
+    """`cli.run(main, required=...)` checks them all (after old spellings apply), with one message."""
+    for tool in tools():
+        source = open(os.path.join(ROOT, *tool.split(".")) + ".py").read() if tool not in ("tfmfn.data", "tfmfn.models",
+                                                                                          "tfmfn.train") else ""
+        assert "mark_flag_as_required" not in source and "is required\")" not in source, tool
+
+    def refused(tool):
+        return tool, subprocess.run([sys.executable, "-m", tool], capture_output=True, text=True, cwd=ROOT)
+
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        for tool, result in pool.map(refused, REQUIRED):
+            assert result.returncode != 0 and REQUIRED[tool] in result.stderr, (tool, result.stderr[-300:])
+
+
 def test_an_old_spelling_runs_the_tool(tmp_path):
     """`align --output --size`: the photos are aligned into --output at --size, with a note on stderr."""
     photos = tmp_path / "photos"

@@ -29,12 +29,11 @@ Example:
 """
 
 import os
-import shutil
 
 import cv2
 import numpy as np
 
-from tfmfn import align, cli, convert, evaluate, preprocess
+from tfmfn import align, cli, convert, evaluate, preprocess, storage
 from tfmfn.face import blazeface, landmarks, quality
 from tfmfn.models.table import Row, build_from_table
 from tfmfn.runtime import litert, model_card, model_files
@@ -81,9 +80,7 @@ def install_model(model, assets=ASSETS_FOLDER):
     sources = ((model.path, EMBEDDER_ASSET), (blazeface.detector_model_path("full"), DETECTOR_ASSET),
                (landmarks.model_path(), LANDMARKER_ASSET))
     for source, name in sources:
-        partial = os.path.join(assets, name + ".partial")
-        shutil.copyfile(source, partial)
-        os.replace(partial, os.path.join(assets, name))
+        storage.copy(source, os.path.join(assets, name))
     return metadata
 
 

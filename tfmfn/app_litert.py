@@ -212,7 +212,7 @@ def embed_here(model_path, faces):
     source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
     rows = []
     for face in faces:
-        interpreter.set_tensor(source["index"], litert.quantize_values(((face.astype(np.float32) - mean) / scale)[None], source))
+        interpreter.set_tensor(source["index"], litert.quantize_values(preprocess.normalize(face, (mean, scale))[None], source))
         interpreter.invoke()
         rows.append(litert.dequantize_values(interpreter.get_tensor(target["index"]), target)[0])
     return np.stack(rows)
@@ -253,7 +253,6 @@ def _define_flags():
     flags.DEFINE_bool("mediapipe", False, "Check MediaPipe's ImageEmbedder instead (make mediapipe): its "
                       "embeddings against LiteRT's, by cosine.")
     flags.DEFINE_bool("json", False, "Print the reports as JSON.")
-    flags.mark_flag_as_required("model")
 
 
 def main(argv):
@@ -288,4 +287,4 @@ def main(argv):
 
 if __name__ == "__main__":
     _define_flags()
-    cli.run(main)
+    cli.run(main, required=("model",))

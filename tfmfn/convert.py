@@ -43,7 +43,7 @@ import os
 import numpy as np
 
 from tfmfn import config as configs
-from tfmfn import cli, evaluate, train
+from tfmfn import cli, evaluate, preprocess, storage, train
 from tfmfn.data import bins, pipeline
 from tfmfn.data.bins import BinFormatError
 from tfmfn.evaluate import l2_normalize
@@ -142,16 +142,19 @@ def convert(request, say=print):
             "(the card gives the input size, normalisation and training data)"
         )
     sets = [bins.load_bin(path) for path in request.eval_bins]  # before any long work: a bad path fails now
-    model = inference.load_keras_model(source)
+    # the float model once: the reference of the parity check, and what QAT weights are rebuilt from
+    float_model = inference.load_keras_model(inference.float_model_path(source)) if source.kind == "qat_weights" else None
+    model = inference.load_keras_model(source, float_model)
     is_qat = qat.is_quantized(model)
     if request.prelu_form != "add" and (request.mode != "int8" or request.method != "ptq" or is_qat):
         raise ConversionError(f"--prelu_form {request.prelu_form} is for int8 by post-training quantization: "
                               "add --int8 --ptq")
-    float_model = None if is_qat else model
+    if not is_qat:
+        float_model = model
     if request.mode == "int8" and request.method == "qat" and not is_qat:
         source = _fine_tune(source, request, say)
         card = source.card
-        model = inference.load_keras_model(source)
+        model = inference.load_keras_model(source, float_model)
         is_qat = True
     if float_model is None:
         float_model = inference.load_keras_model(card["training"]["initial_weights"])
@@ -176,7 +179,7 @@ def convert(request, say=print):
         count = min(request.num_representative, faces_source.num_images - held_out)
         faces = pipeline.sample_faces(faces_source, count, input_size)
         say(f"calibrating on {len(faces)} images of {data_path}")
-        representative = ((faces.astype(np.float32) - normalization[0]) / normalization[1]).astype(np.float32)
+        representative = preprocess.normalize(faces, normalization)
     say(f"converting {model_path} to {request.mode}" + (f" ({'QAT' if is_qat else 'PTQ'})" if request.mode == "int8" else ""))
     tflite = convert_keras(model, request.mode, request.io, representative, request.prelu_form)
     pixel_codes = False
@@ -192,16 +195,12 @@ def convert(request, say=print):
         check_all_int8(report)
     out = request.out or os.path.join(os.path.dirname(model_path), f"{card['model']}_{request.mode}.tflite")
     os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    partial = out + ".partial"
-    try:
+    with storage.written(out) as partial:
         with open(partial, "wb") as stream:
             stream.write(tflite)
         calibrated = 0 if representative is None else len(representative)
-        tflite = _check_and_describe(tflite, partial, report, references, sets, (data_path, calibrated), request, card, say)
-        os.replace(partial, out)
-    finally:
-        if os.path.exists(partial):
-            os.remove(partial)
+        tflite = _check_and_describe(tflite, partial, report, references=references, sets=sets,
+                                     training_data=(data_path, calibrated), request=request, card=card, say=say)
     report["file"], report["bytes"] = os.path.abspath(out), len(tflite)
     return report
 
@@ -215,7 +214,7 @@ def check_all_int8(analysis):
         )
 
 
-def _check_and_describe(tflite, partial, report, references, sets, training_data, request, card, say):
+def _check_and_describe(tflite, partial, report, *, references, sets, training_data, request, card, say):
     """Parity, accuracy and metadata of the model written to `partial`; returns the bytes with metadata.
     `references` holds the float Keras embedder and, for a QAT conversion, the QAT one; `training_data` is
     (path, number of images of its draw used for calibration)."""
@@ -373,8 +372,6 @@ def main(argv):
         raise app.UsageError("give one of --int8, --float32, --float16, --dynamic")
     if options.qat and options.ptq:
         raise app.UsageError("--qat and --ptq exclude each other")
-    if options.model is None:
-        raise app.UsageError("--model is required")
     request = Request(
         model=options.model, mode=modes[0], out=options.out, method="ptq" if options.ptq else "qat",
         io=options.io, representative=options.representative, num_representative=options.num_representative,
@@ -396,4 +393,4 @@ def main(argv):
 
 if __name__ == "__main__":
     _define_flags()
-    cli.run(main)
+    cli.run(main, required=("model",))

@@ -41,7 +41,7 @@ import time
 import numpy as np
 
 from tfmfn import config as configs
-from tfmfn import android, benchmark, cli, convert, demo_report, evaluate, train
+from tfmfn import android, benchmark, cli, convert, demo_report, evaluate, storage, train
 from tfmfn.data import bins, synth
 from tfmfn.runtime import inference
 
@@ -182,10 +182,7 @@ def _read_state(settings):
 
 
 def _write_state(settings, state):
-    path = settings.path(STATE_FILE)
-    with open(path + ".partial", "w") as stream:
-        json.dump(state, stream, indent=2)
-    os.replace(path + ".partial", path)
+    storage.write_text(settings.path(STATE_FILE), json.dumps(state, indent=2))
 
 
 def _data(settings, done, say):

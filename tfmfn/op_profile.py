@@ -239,7 +239,6 @@ def _define_flags():
     flags.DEFINE_integer("block", 25, "Timed invocations of one model in a row before the next model's turn.")
     flags.DEFINE_bool("json", False, "Print the rows as JSON.")
     flags.DEFINE_string("plot", None, "Write stacked bars of the op types' latencies to this PNG.")
-    flags.mark_flag_as_required("model")
 
 
 def main(argv):
@@ -266,4 +265,4 @@ def main(argv):
 
 if __name__ == "__main__":
     _define_flags()
-    cli.run(main)
+    cli.run(main, required=("model",))

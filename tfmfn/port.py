@@ -9,7 +9,7 @@
 |           | and residual adds, as `Layer`s: TFLite through TensorFlow's flatbuffer    |
 |           | schema, ONNX through the onnx package                                     |
 | recognise | the layers as rows of an architecture table (`tfmfn.models.table`), and   |
-|           | the zoo variant whose table they are (`mobilefacenet.VARIANTS`), with the |
+|           | the zoo model whose table they are (`models.ZOO`), with the               |
 |           | file's input size, embedding size and padding                             |
 | load      | builds that zoo model and sets every kernel, bias (as the BatchNorm's     |
 |           | shift: the files hold BN folded) and PReLU slope                          |
@@ -51,11 +51,10 @@ import os
 
 import numpy as np
 
-from tfmfn import cli, evaluate, models, preprocess
+from tfmfn import cli, evaluate, models, preprocess, storage
 from tfmfn.data import bins, pipeline
 from tfmfn.data.bins import BinFormatError
 from tfmfn.evaluate import l2_normalize
-from tfmfn.models import mobilefacenet
 from tfmfn.models.table import Row, expand, with_embedding_size
 from tfmfn.runtime import inference, model_card, model_files
 from tfmfn.runtime.inference import TFLiteEmbedder
@@ -155,16 +154,16 @@ def _row_op(layer):
 def recognise(source):
     """(zoo variant, padding, embedding size, table) of a `SourceModel`; PortError when no variant fits."""
     rows, activation, padding, embedding = table_of(source)
-    for variant, (table, variant_activation) in mobilefacenet.VARIANTS.items():
+    for variant, entry in models.ZOO.items():
         try:
-            candidate = with_embedding_size(table, embedding)
+            candidate = with_embedding_size(entry.table, embedding)
         except ValueError:
             continue
-        if variant_activation == activation and expand(candidate) == expand(rows):
+        if entry.activation == activation and expand(candidate) == expand(rows):
             return variant, padding, embedding, rows
     found = ", ".join(f"{row.op}(t{row.t},c{row.c},n{row.n},s{row.s})" for row in _grouped(rows))
     raise PortError(f"{source.path}: found the table [{found}] with {activation}; expected one of the zoo's "
-                    f"MobileFaceNets ({', '.join(mobilefacenet.VARIANTS)}: see tfmfn.models.mobilefacenet)")
+                    f"models ({', '.join(models.names())}: see tfmfn.models)")
 
 
 def _grouped(rows):
@@ -227,7 +226,7 @@ def run_source(source, inputs):
 def check_import(imported, faces, normalization):
     """The largest difference between the L2-normalised embeddings of the file (its own runtime) and
     of the Keras model on uint8 `faces`; raises PortError above `CHECK_TOLERANCE`."""
-    inputs = ((faces.astype(np.float32) - normalization[0]) / normalization[1]).astype(np.float32)
+    inputs = preprocess.normalize(faces, normalization)
     expected = l2_normalize(run_source(imported.source, inputs))
     actual = l2_normalize(imported.model(inputs, training=False).numpy())
     difference = float(np.abs(expected - actual).max())
@@ -249,7 +248,7 @@ def check_faces(folder, input_size, count=32, seed=0):
 class Request:
     """What `port` is asked to do (the CLI's flags)."""
 
-    source: str
+    model: str
     out: str
     normalization: tuple = (preprocess.PIXEL_MEAN, preprocess.PIXEL_SCALE)
     faces: str = None
@@ -259,12 +258,12 @@ class Request:
 
 
 def port(request, say=print):
-    """Imports `request.source` into `request.out` (a model folder); returns the model card."""
+    """Imports `request.model` into `request.out` (a model folder); returns the model card."""
     export_dir = os.path.join(request.out, model_files.EXPORT_FOLDER)
     if os.path.exists(os.path.join(export_dir, model_files.EXPORT_MODEL)) and not request.overwrite:
         raise PortError(f"{request.out}: already holds a model; give another --out, or --overwrite")
     sets = [bins.load_bin(path) for path in request.eval_bins]
-    imported = import_model(request.source)
+    imported = import_model(request.model)
     source = imported.source
     say(f"{source.path}: {imported.variant} ({imported.embedding_size}-d, {source.input_shape[0]}x"
         f"{source.input_shape[1]}, {imported.padding} padding, {len(source.layers)} layers)")
@@ -289,9 +288,8 @@ def port(request, say=print):
         "random images", "max_difference": difference,
     }
     os.makedirs(export_dir, exist_ok=True)
-    partial = os.path.join(export_dir, "partial." + model_files.EXPORT_MODEL)
-    imported.model.save(partial)
-    os.replace(partial, os.path.join(export_dir, model_files.EXPORT_MODEL))
+    with storage.written(os.path.join(export_dir, model_files.EXPORT_MODEL)) as partial:
+        imported.model.save(partial)
     model_card.write_card(card, export_dir)
     return card
 
@@ -325,8 +323,6 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     options = flags.FLAGS
-    if options.model is None or options.out is None:
-        raise app.UsageError("--model and --out are required")
     try:
         normalization = tuple(float(value) for value in options.normalization)
     except ValueError:
@@ -346,4 +342,4 @@ def main(argv):
 
 if __name__ == "__main__":
     _define_flags()
-    cli.run(main)
+    cli.run(main, required=("model", "out"))

@@ -7,8 +7,8 @@ Example:
 
     >>> import numpy as np
     >>> from tfmfn import preprocess
-    >>> preprocess.normalize(np.array([0, 127.5, 255])).round(4).tolist()
-    [-0.9961, 0.0, 0.9961]
+    >>> preprocess.normalize(np.array([0, 127.5, 255]))
+    array([-0.99609375,  0.        ,  0.99609375], dtype=float32)
 """
 
 import numpy as np
@@ -37,9 +37,13 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".ti
 """File name endings that tfmfn reads as images (compared in lower case)."""
 
 
-def normalize(pixels):
-    """Maps uint8-range pixels (numpy array or tensor) to the network's input range."""
-    return (pixels - PIXEL_MEAN) / PIXEL_SCALE
+def normalize(pixels, normalization=None):
+    """Maps pixels in [0, 255] (numpy array or tensor) to the network's input: (p - mean) / scale with
+    `normalization` = (mean, scale), tfmfn's own by default. A numpy array comes back as float32."""
+    mean, scale = normalization or (PIXEL_MEAN, PIXEL_SCALE)
+    if isinstance(pixels, np.ndarray):
+        return ((pixels.astype(np.float32) - mean) / scale).astype(np.float32)
+    return (pixels - mean) / scale
 
 
 def input_range(normalization=None):

@@ -3,8 +3,9 @@
 A training run's folder may live in a bucket (a TPU writes its checkpoints
 there). Libraries that need a real local file (h5py, zipfile, matplotlib) write
 through a local temporary file that is then copied into place, and a file
-appears whole or not at all: written as `partial.NAME` beside its place, then
-renamed.
+appears whole or not at all: written as `partial.*.NAME` beside its place (a name
+of its own, so that processes writing the same file at once do not mix), then
+renamed. Local paths need no TensorFlow; it loads for the first remote one.
 
 Example:
 
@@ -18,8 +19,7 @@ import contextlib
 import os
 import shutil
 import tempfile
-
-import tensorflow as tf
+import uuid
 
 PARTIAL_PREFIX = "partial."
 
@@ -35,16 +35,19 @@ def absolute(path):
 
 
 def exists(path):
-    return tf.io.gfile.exists(str(path))
+    return os.path.exists(path) if is_local(path) else _gfile().exists(str(path))
 
 
 def makedirs(path):
-    tf.io.gfile.makedirs(str(path))
+    if is_local(path):
+        os.makedirs(path, exist_ok=True)
+    else:
+        _gfile().makedirs(str(path))
 
 
 def open_file(path, mode="r"):
     """A file object for `path` (text modes "r", "w", "a"; binary with "b")."""
-    return tf.io.gfile.GFile(str(path), mode)
+    return open(path, mode) if is_local(path) else _gfile().GFile(str(path), mode)
 
 
 def read_text(path):
@@ -58,11 +61,22 @@ def write_text(path, text):
             stream.write(text)
 
 
+def write_bytes(path, content):
+    with written(path) as local:
+        with open(local, "wb") as stream:
+            stream.write(content)
+
+
 def copy(source, destination):
     """Copies a file between any two file systems, replacing `destination` whole."""
+    if is_local(source) and is_local(destination):
+        with written(destination) as local:
+            shutil.copyfile(source, local)
+        return
+    gfile = _gfile()
     partial = _partial(destination)
-    tf.io.gfile.copy(str(source), partial, overwrite=True)
-    tf.io.gfile.rename(partial, str(destination), overwrite=True)
+    gfile.copy(str(source), partial, overwrite=True)
+    gfile.rename(partial, str(destination), overwrite=True)
 
 
 @contextlib.contextmanager
@@ -70,7 +84,7 @@ def written(path):
     """A local path to write `path`'s content to; on leaving the block it is moved into place."""
     path = str(path)
     if is_local(path):
-        partial = _partial(path)
+        partial = _partial(os.path.abspath(path))
         try:
             yield partial
         except BaseException:
@@ -92,7 +106,7 @@ def local_copy(path):
         yield path
         return
     with _scratch_file(path) as local:
-        tf.io.gfile.copy(path, local)
+        _gfile().copy(path, local)
         yield local
 
 
@@ -108,4 +122,10 @@ def _scratch_file(path):
 
 def _partial(path):
     folder, name = os.path.split(str(path))
-    return os.path.join(folder, PARTIAL_PREFIX + name)
+    return os.path.join(folder, f"{PARTIAL_PREFIX}{uuid.uuid4().hex[:12]}.{name}")
+
+
+def _gfile():
+    import tensorflow as tf
+
+    return tf.io.gfile

@@ -35,7 +35,7 @@ import time
 import cv2
 import numpy as np
 
-from tfmfn import align, preprocess
+from tfmfn import align, preprocess, storage
 from tfmfn.data import bins
 from tfmfn.face.landmarks import Landmarker
 
@@ -151,9 +151,9 @@ def write_bin(root, out, view="test", detector=None, size=preprocess.INPUT_SIZE,
             no_face.append(os.path.relpath(paths[photo], root))
         encoded[photo] = cv2.imencode(".png", cv2.cvtColor(crop, cv2.COLOR_RGB2BGR))[1].tobytes()
     seconds = time.perf_counter() - start
-    partial = f"{out}.partial"
-    bins.write_bin(partial, [(encoded[first], encoded[second]) for first, second, _ in pairs], [same for *_, same in pairs])
-    os.replace(partial, out)
+    with storage.written(out) as partial:
+        bins.write_bin(partial, [(encoded[first], encoded[second]) for first, second, _ in pairs],
+                       [same for *_, same in pairs])
     summary = {
         "view": view,
         "pairs": len(pairs),

@@ -43,11 +43,10 @@ import io
 import os
 import pickle
 import struct
-import tempfile
 
 import numpy as np
 
-from tfmfn import preprocess
+from tfmfn import preprocess, storage
 
 INPUT_SIDE = 48
 """ONet's input: a 48x48 RGB crop."""
@@ -204,15 +203,13 @@ def model_path():
 
 def write_tflite(path):
     """Writes ONet as a float32 `.tflite` (outputs in the order box, points, score); the file appears
-    whole (processes making it at once each write their own temporary file)."""
+    whole (`storage.write_bytes`: processes making it at once each write their own partial file)."""
     import tensorflow as tf
 
     content = tf.lite.TFLiteConverter.from_keras_model(build_onet()).convert()
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=folder, suffix=".partial", delete=False) as stream:
-        stream.write(content)
-    os.replace(stream.name, path)
+    storage.write_bytes(path, content)
     return path
 
 

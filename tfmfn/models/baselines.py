@@ -26,6 +26,7 @@ Example:
 """
 
 from tfmfn.models.mobilefacenet import INPUT_SHAPE
+from tfmfn.models.registry import register
 from tfmfn.models.table import Row, build_from_table, with_embedding_size
 
 MOBILENET_V1 = (
@@ -78,25 +79,29 @@ def shufflenet_g3_table(stage_repeats=(4, 8, 3)):
     )  # fmt: skip
 
 
+@register("MobileNetV1", (3.2, 98.63, 88.95, 60), MOBILENET_V1, "relu")
 def mobilenet_v1(input_shape=INPUT_SHAPE, embedding_size=128, **training):
     """MobileNetV1 1.0 with a stride-1 first conv, GAP and a 128-d linear embedding."""
     table = with_embedding_size(MOBILENET_V1, embedding_size)
     return build_from_table(table, input_shape, "relu", "mobilenet_v1", **training)
 
 
+@register("ShuffleNet (1x, g=3)", (0.83, 98.70, 89.27, 27), shufflenet_g3_table(), "relu")
+def shufflenet_g3(input_shape=INPUT_SHAPE, embedding_size=128, stage_repeats=(4, 8, 3), **training):
+    """ShuffleNet 1x (g=3) with a stride-1 first conv, GAP and a 128-d linear embedding."""
+    table = with_embedding_size(shufflenet_g3_table(stage_repeats), embedding_size)
+    return build_from_table(table, input_shape, "relu", "shufflenet_g3", **training)
+
+
+@register("MobileNetV2", (2.1, 98.58, 88.81, 49), mobilenet_v2_table(), "relu6")
 def mobilenet_v2(input_shape=INPUT_SHAPE, embedding_size=128, last_channels=512, **training):
     """MobileNetV2 1.0 with a stride-1 first conv, GAP and a 128-d linear embedding."""
     table = with_embedding_size(mobilenet_v2_table(last_channels), embedding_size)
     return build_from_table(table, input_shape, "relu6", "mobilenet_v2", **training)
 
 
+@register("MobileNetV2-GDConv", (2.1, 98.88, 90.67, 50), mobilenet_v2_table(global_operator="gdconv"), "relu6")
 def mobilenet_v2_gdconv(input_shape=INPUT_SHAPE, embedding_size=128, last_channels=512, **training):
     """MobileNetV2 with GDConv in place of global average pooling."""
     table = with_embedding_size(mobilenet_v2_table(last_channels, "gdconv"), embedding_size)
     return build_from_table(table, input_shape, "relu6", "mobilenet_v2_gdconv", **training)
-
-
-def shufflenet_g3(input_shape=INPUT_SHAPE, embedding_size=128, stage_repeats=(4, 8, 3), **training):
-    """ShuffleNet 1x (g=3) with a stride-1 first conv, GAP and a 128-d linear embedding."""
-    table = with_embedding_size(shufflenet_g3_table(stage_repeats), embedding_size)
-    return build_from_table(table, input_shape, "relu", "shufflenet_g3", **training)

@@ -29,8 +29,9 @@ doubling the first bottleneck row, which runs at the highest resolution, gives
 1.08M and is the default (`doubled_rows` chooses others).
 
 Every builder takes `padding`: "same" (TensorFlow's, the default) or "symmetric"
-(PyTorch's), how the strided convolutions pad; `VARIANTS` holds each variant's
-table and activation, which `tfmfn.port` compares a pretrained file against.
+(PyTorch's), how the strided convolutions pad. Each variant registers itself
+(`@register`: its row of the paper's Table II, its table and activation, which
+`tfmfn.port` compares a pretrained file against); adding one is one function here.
 
 Example:
 
@@ -43,6 +44,7 @@ Example:
 import dataclasses
 
 from tfmfn import preprocess
+from tfmfn.models.registry import ZOO, register
 from tfmfn.models.table import Row, build_from_table, with_embedding_size
 
 INPUT_SHAPE = (*preprocess.INPUT_SIZE, 3)
@@ -78,46 +80,39 @@ def _doubled(table, rows):
     )
 
 
-VARIANTS = {
-    "mobilefacenet": (MOBILEFACENET, "prelu"),
-    "mobilefacenet_m": (MOBILEFACENET[:-1], "prelu"),
-    "mobilefacenet_s": (MOBILEFACENET[:-3] + (Row("gdconv", c=MOBILEFACENET[-4].c),), "prelu"),
-    "mobilefacenet_relu": (MOBILEFACENET, "relu"),
-    "mobilefacenet_lrelu": (MOBILEFACENET, "lrelu"),
-    "mobilefacenet_x2": (_doubled(MOBILEFACENET, (3,)), "prelu"),
-    "mobilefacenet_sirius": (MOBILEFACENET_SIRIUS, "prelu"),
-}
-"""{name: (architecture table, activation)} of every table-built MobileFaceNet (the 112x96 and
-96x96 variants are `mobilefacenet` at another input size)."""
-
-
 def _build(variant, input_shape, embedding_size, padding, name=None, table=None, activation=None, **training):
-    default_table, default_activation = VARIANTS[variant]
-    table = with_embedding_size(table or default_table, embedding_size)
-    return build_from_table(table, input_shape, activation or default_activation, name or variant, padding, **training)
+    entry = ZOO[variant]
+    table = with_embedding_size(table or entry.table, embedding_size)
+    return build_from_table(table, input_shape, activation or entry.activation, name or variant, padding, **training)
 
 
+@register("MobileFaceNet", (0.99, 99.28, 93.05, 24), MOBILEFACENET, "prelu")
 def mobilefacenet(input_shape=INPUT_SHAPE, embedding_size=128, activation="prelu", name="mobilefacenet",
                   padding="same", **training):
     """The paper's MobileFaceNet: 0.99M parameters, 221M MACs at 112x112."""
     return _build("mobilefacenet", input_shape, embedding_size, padding, name, activation=activation, **training)
 
 
+@register("MobileFaceNet (112x96)", (0.99, 99.18, 92.96, 21), MOBILEFACENET, "prelu")
 def mobilefacenet_112x96(input_shape=(112, 96, 3), embedding_size=128, padding="same", **training):
     """MobileFaceNet on 112x96 crops (Table II: 21 ms against 24 ms)."""
     return mobilefacenet(input_shape, embedding_size, name="mobilefacenet_112x96", padding=padding, **training)
 
 
+@register("MobileFaceNet (96x96)", (0.99, 99.08, 92.63, 18), MOBILEFACENET, "prelu")
 def mobilefacenet_96x96(input_shape=(96, 96, 3), embedding_size=128, padding="same", **training):
     """MobileFaceNet on 96x96 crops (Table II: 18 ms, the fastest)."""
     return mobilefacenet(input_shape, embedding_size, name="mobilefacenet_96x96", padding=padding, **training)
 
 
+@register("MobileFaceNet-M", (0.92, 99.18, 92.67, 24), MOBILEFACENET[:-1], "prelu")
 def mobilefacenet_m(input_shape=INPUT_SHAPE, embedding_size=512, padding="same", **training):
     """MobileFaceNet-M: the GDConv output is the embedding (no linear 1x1 after it)."""
     return _build("mobilefacenet_m", input_shape, embedding_size, padding, **training)
 
 
+@register("MobileFaceNet-S", (0.84, 99.00, 92.48, 23), MOBILEFACENET[:-3] + (Row("gdconv", c=MOBILEFACENET[-4].c),),
+          "prelu")
 def mobilefacenet_s(input_shape=INPUT_SHAPE, embedding_size=128, padding="same", **training):
     """MobileFaceNet-S: MobileFaceNet-M without the 1x1 conv before the GDConv.
 
@@ -126,11 +121,13 @@ def mobilefacenet_s(input_shape=INPUT_SHAPE, embedding_size=128, padding="same",
     return _build("mobilefacenet_s", input_shape, embedding_size, padding, **training)
 
 
+@register("MobileFaceNet (ReLU)", (0.98, 99.15, 92.83, 23), MOBILEFACENET, "relu")
 def mobilefacenet_relu(input_shape=INPUT_SHAPE, embedding_size=128, padding="same", **training):
     """MobileFaceNet with ReLU in place of every PReLU."""
     return _build("mobilefacenet_relu", input_shape, embedding_size, padding, **training)
 
 
+@register("MobileFaceNet (one slope per layer; tfmfn)", (), MOBILEFACENET, "lrelu")
 def mobilefacenet_lrelu(input_shape=INPUT_SHAPE, embedding_size=128, padding="same", **training):
     """MobileFaceNet with one learned negative slope per layer (a PReLU shared over channels).
 
@@ -141,6 +138,7 @@ def mobilefacenet_lrelu(input_shape=INPUT_SHAPE, embedding_size=128, padding="sa
     return _build("mobilefacenet_lrelu", input_shape, embedding_size, padding, **training)
 
 
+@register("MobileFaceNet (expansion x2)", (1.1, 99.10, 92.81, 27), _doubled(MOBILEFACENET, (3,)), "prelu")
 def mobilefacenet_x2(input_shape=INPUT_SHAPE, embedding_size=128, doubled_rows=(3,), padding="same", **training):
     """MobileFaceNet with the expansion factors of the Table I rows `doubled_rows` doubled.
 
@@ -152,6 +150,8 @@ def mobilefacenet_x2(input_shape=INPUT_SHAPE, embedding_size=128, doubled_rows=(
                   **training)
 
 
+@register("MobileFaceNet, sirius-ai MobileFaceNet_TF layout (pretrained files; tfmfn)", (), MOBILEFACENET_SIRIUS,
+          "prelu")
 def mobilefacenet_sirius(input_shape=INPUT_SHAPE, embedding_size=192, padding="same", **training):
     """The layout of sirius-ai's pretrained MobileFaceNet_TF (`MOBILEFACENET_SIRIUS`): 1.29M
     parameters, 234M MACs at 112x112."""

@@ -62,7 +62,7 @@ def distill_model(model, faces, steps=200, batch_size=32, learning_rate=1e-5, no
     """(QAT model, losses per step): the calibrated QAT form of float `model` trained for
     `steps` to match `model`'s embeddings on uint8 `faces` (N, H, W, 3)."""
     mean, scale = normalization or (preprocess.PIXEL_MEAN, preprocess.PIXEL_SCALE)
-    inputs = ((faces.astype(np.float32) - mean) / scale).astype(np.float32)
+    inputs = preprocess.normalize(faces, (mean, scale))
     calibration = inputs[:CALIBRATION_IMAGES]
     student = qat.freeze_batch_norm(qat.quantize_model(model))
     qat.calibrate(student, model, calibration, input_range=preprocess.input_range((mean, scale)))
@@ -82,7 +82,7 @@ def distill_model(model, faces, steps=200, batch_size=32, learning_rate=1e-5, no
     losses = []
     for number in range(steps):
         chosen = faces[rng.choice(len(faces), min(batch_size, len(faces)), replace=False)]
-        batch = (augment(chosen, rng) - mean) / scale
+        batch = preprocess.normalize(augment(chosen, rng), (mean, scale))
         losses.append(float(step(tf.constant(batch, tf.float32))))
         bar.update(number + 1, [("1 - cos", losses[-1])])
     return student, losses

@@ -31,7 +31,7 @@ import tempfile
 
 import numpy as np
 
-from tfmfn import op_profile
+from tfmfn import op_profile, storage
 from tfmfn.runtime import litert
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -143,9 +143,7 @@ def core_root(env, name):
     auxv = subprocess.run(_qemu(env, core, root, "-c", probe), capture_output=True, env=_qemu_environ(env),
                           check=True).stdout
     vector = dict(struct.iter_unpack("<QQ", auxv))
-    with open(info + ".partial", "w") as stream:
-        stream.write(cpuinfo(core, vector.get(16, 0), vector.get(26, 0)))  # AT_HWCAP, AT_HWCAP2
-    os.replace(info + ".partial", info)
+    storage.write_text(info, cpuinfo(core, vector.get(16, 0), vector.get(26, 0)))  # AT_HWCAP, AT_HWCAP2
     return root
 
 

@@ -25,8 +25,8 @@ import os
 
 import numpy as np
 
-from tfmfn import models, preprocess  # noqa: F401  (heads and models register their layers for loading
-from tfmfn.models import heads
+from tfmfn import models, preprocess  # noqa: F401  (models and heads register their layers for loading)
+from tfmfn.models import heads  # noqa: F401
 from tfmfn.runtime import litert, model_card, model_files
 from tfmfn.runtime.model_files import NotAnEmbedderError
 
@@ -48,8 +48,7 @@ class Embedder:
                 f"{self.name} takes faces of {self.input_size[0]}x{self.input_size[1]}x3, got array of shape "
                 f"{faces.shape}; align or resize the images to the model's input size"
             )
-        mean, scale = self.normalization
-        inputs = ((faces.astype(np.float32) - mean) / scale).astype(np.float32)
+        inputs = preprocess.normalize(faces, self.normalization)
         chunks = [self._run(inputs[start : start + self.batch_size]) for start in range(0, len(inputs), self.batch_size)]
         return np.concatenate(chunks).astype(np.float32) if chunks else np.zeros((0, self.embedding_size), np.float32)
 
@@ -127,35 +126,44 @@ class TFLiteEmbedder(Embedder):
         return litert.dequantize_values(self.interpreter.get_tensor(output["index"]), output)[:count]
 
 
-def load_keras_model(model):
+def load_keras_model(model, float_model=None):
     """A tf_keras model from a `.keras`/`.h5` file, a Keras SavedModel folder, or the QAT
     weights that `tfmfn.train --qat` exports (rebuilt from the float model they were
     fine-tuned from, which the model card beside them names: its LeakyReLU slopes are
-    constants of the graph, not weights); `model` is a path or a `ModelFiles`."""
+    constants of the graph, not weights; `float_model` is that model where the caller has
+    it loaded already); `model` is a path or a `ModelFiles`."""
     import tf_keras as keras
     model = model_files.locate(model)
     if model.kind == "tflite":
         raise NotAnEmbedderError(f"{model.path}: a .tflite file, not a Keras model; give the model it was converted from")
     if model.kind == "qat_weights":
-        return _load_qat_weights(model)
+        return _load_qat_weights(model, float_model)
     try:
         return keras.models.load_model(model.path, compile=False)
     except (OSError, ValueError) as error:
         raise NotAnEmbedderError(f"{model.path}: not a loadable Keras model ({str(error).splitlines()[0]})") from None
 
 
-def _load_qat_weights(model):
-    from tfmfn import quantize  # tfmot, only for a QAT model: the inference path does not import it otherwise
-
+def float_model_path(model):
+    """The float model that QAT weights (`model`: a `ModelFiles`) were fine-tuned from, as their card
+    names it; NotAnEmbedderError when it is not there."""
     initial = (model.card or {}).get("training", {}).get("initial_weights")
     if not initial or not os.path.exists(initial):
         raise NotAnEmbedderError(
             f"{model.path}: QAT weights are rebuilt from the float model they were fine-tuned from, named in the "
             f"{model_card.CARD_FILE} beside them ({initial or 'none named'}); keep both"
         )
-    qat = qat.freeze_batch_norm(qat.quantize_model(load_keras_model(initial)))
-    qat.load_weights(model.path)
-    return qat
+    return initial
+
+
+def _load_qat_weights(model, float_model=None):
+    from tfmfn.quantize import qat  # tfmot, only for a QAT model: the inference path does not import it otherwise
+
+    if float_model is None:
+        float_model = load_keras_model(float_model_path(model))
+    fake_quantized = qat.freeze_batch_norm(qat.quantize_model(float_model))
+    fake_quantized.load_weights(model.path)
+    return fake_quantized
 
 
 def load_embedder(model, num_threads=None, keras_model=None):

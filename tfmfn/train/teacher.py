@@ -41,7 +41,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from tfmfn import storage
+from tfmfn import preprocess, storage
 from tfmfn.data import pipeline
 from tfmfn.runtime import inference, model_card
 from tfmfn.runtime.model_files import locate
@@ -149,7 +149,7 @@ class Teacher:
 
         def embed(images):
             pixels = images * student_scale + student_mean
-            embeddings = tf.cast(model((pixels - mean) / scale, training=False), tf.float32)
+            embeddings = tf.cast(model(preprocess.normalize(pixels, (mean, scale)), training=False), tf.float32)
             return tf.math.l2_normalize(embeddings, axis=1, epsilon=1e-30)  # as numpy would: any length is a direction
 
         return embed
