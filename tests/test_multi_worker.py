@@ -113,3 +113,14 @@ def test_two_workers_train_as_two_mirrored_replicas_and_continue_after_one_is_ki
     # at step 3, 2% at step 6), as between one device and two mirrored replicas (test_train).
     np.testing.assert_allclose(two_workers[:2], mirrored[:2], rtol=1e-4)
     np.testing.assert_allclose(two_workers, mirrored, rtol=5e-2)
+
+
+def test_the_lost_worker_is_named_from_a_connection_error():
+    from tfmfn.train.__main__ import _what_stopped
+
+    message = ("Graph execution error:\n\nAdditional GRPC error information from remote target /job:worker/replica:0/"
+               "task:1 while calling /tensorflow.WorkerService/RecvBuf:\n:UNKNOWN:Error received from peer  "
+               '{grpc_status:14, grpc_message:"recvmsg:Connection reset by peer"}')
+    assert _what_stopped(message) == "lost /job:worker/replica:0/task:1 (recvmsg:Connection reset by peer)"
+    assert _what_stopped("Graph execution error:\nSome tasks are unhealthy\n/job:worker/task:1") == \
+        "Some tasks are unhealthy /job:worker/task:1"

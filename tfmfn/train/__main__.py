@@ -48,6 +48,7 @@ Every field of `tfmfn.config.TrainConfig` is a flag (`--arch`, `--head`, `--batc
 
 import dataclasses
 import os
+import re
 import sys
 
 from tfmfn import config as configs
@@ -102,11 +103,16 @@ def config_from_flags(values):
 
 
 def _what_stopped(message):
-    """What a TensorFlow error says happened: the line about unhealthy tasks and the task it names."""
+    """What a TensorFlow error says happened: the line about unhealthy tasks and the task it names, else
+    the task a lost connection was with and gRPC's reason."""
     lines = [line.strip() for line in message.splitlines() if line.strip()]
     for number, line in enumerate(lines):
         if "unhealthy" in line:
             return " ".join(lines[number:number + 2])
+    task = re.search(r"remote target (/job:\w+/replica:\d+/task:\d+)", message)
+    if task:
+        reason = re.search(r'grpc_message:"([^"]*)"', message)
+        return f"lost {task.group(1)}" + (f" ({reason.group(1)})" if reason else "")
     return lines[0] if lines else "a worker stopped"
 
 
