@@ -12,21 +12,15 @@ import sys
 import numpy as np
 import pytest
 
-from tfmfn import config as configs
-from tfmfn import convert, train
-from tfmfn.data import bins, synth
+from tfmfn import convert
+from tfmfn.data import bins
 from tfmfn.runtime import inference, litert, model_files
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    root = tmp_path_factory.mktemp("data")
-    synth.generate(str(root), identities=8, images_per_identity=6, pairs=40, seed=2)
-    model_dir = tmp_path_factory.mktemp("model")
-    settings = dict(data=str(root / "train"), eval_bins=(str(root / "val.bin"),), model_dir=str(model_dir),
-                    batch_size=8, steps=6, lr_boundaries=(), log_every=1, checkpoint_every=6, eval_every=6)
-    train.train(configs.make_config("synthetic", **settings), verbose=False)
-    return model_dir, root
+def trained(tiny_model, tiny_faces):
+    """The shared tiny model and the faces it was trained on (tests/conftest.py; read-only)."""
+    return tiny_model, tiny_faces
 
 
 def request(model_dir, tmp_path, name, **settings):

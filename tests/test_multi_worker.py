@@ -12,7 +12,6 @@ import time
 import numpy as np
 import pytest
 
-from tfmfn.data import synth
 
 STEPS = 6
 RUN = {"config": "synthetic", "batch_size": 16, "steps": STEPS, "lr_boundaries": "", "optimizer": "sgd",
@@ -20,10 +19,8 @@ RUN = {"config": "synthetic", "batch_size": 16, "steps": STEPS, "lr_boundaries":
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tiny")
-    synth.generate(str(root), identities=8, images_per_identity=4, pairs=40, seed=1, progress=False)
-    return root
+def tiny(tiny_faces):
+    return tiny_faces
 
 
 def free_ports(count):

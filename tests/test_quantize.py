@@ -7,7 +7,7 @@ import tf_keras as keras
 
 from tfmfn import config as configs
 from tfmfn import models, train
-from tfmfn.data import pipeline, synth
+from tfmfn.data import pipeline
 from tfmfn.models.table import Row, build_from_table
 from tfmfn.quantize import deploy, qat
 from tfmfn.runtime import inference, model_card, model_files
@@ -96,19 +96,13 @@ def test_frozen_batch_norm_keeps_its_statistics():
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tiny")
-    synth.generate(str(root), identities=8, images_per_identity=4, pairs=40, seed=1)
-    return root
+def tiny(tiny_faces):
+    return tiny_faces
 
 
 @pytest.fixture(scope="module")
-def trained(tiny, tmp_path_factory):
-    model_dir = tmp_path_factory.mktemp("float")
-    settings = dict(data=str(tiny / "train"), eval_bins=(str(tiny / "val.bin"),), model_dir=str(model_dir),
-                    batch_size=8, steps=4, lr_boundaries=(), log_every=1, checkpoint_every=4, eval_every=4)
-    train.train(configs.make_config("synthetic", **settings), verbose=False)
-    return model_dir
+def trained(tiny_model):
+    return tiny_model
 
 
 def test_qat_fine_tune_starts_from_the_model_and_its_head(tiny, trained, tmp_path):

@@ -19,7 +19,7 @@ import tf_keras as keras
 
 from tfmfn import config as configs
 from tfmfn import convert, models, preprocess, train
-from tfmfn.data import pipeline, synth
+from tfmfn.data import pipeline
 from tfmfn.runtime import litert, model_card
 from tfmfn.train.teacher import TEACHER_CACHE, Teacher, distillation_loss
 
@@ -28,17 +28,16 @@ SIRIUS_TFLITE = os.path.join(REPO, "pretrained", "MobileFaceNet.tflite")
 
 
 @pytest.fixture(scope="module")
-def faces(tmp_path_factory):
+def faces(tmp_path_factory, tiny_faces):
     """(flat folder of 32 unlabelled faces, the teacher's .keras file, a .bin of pairs)."""
     root = tmp_path_factory.mktemp("distil")
-    synth.generate(str(root / "synth"), identities=8, images_per_identity=4, pairs=40, seed=1)
     flat = root / "faces"
     flat.mkdir()
-    for number, path in enumerate(sorted((root / "synth" / "train").glob("*/*"))):
+    for number, path in enumerate(sorted((tiny_faces / "train").glob("*/*"))):
         shutil.copy(path, flat / f"{(number * 7) % 32:02d}{path.suffix}")  # one folder: no identities to read
     keras.utils.set_random_seed(5)
     models.build("mobilefacenet", embedding_size=64).save(root / "teacher.keras")
-    return flat, root / "teacher.keras", root / "synth" / "val.bin"
+    return flat, root / "teacher.keras", tiny_faces / "val.bin"
 
 
 def distil_config(faces, model_dir, **overrides):

@@ -24,10 +24,8 @@ from tfmfn.models import heads
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    root = tmp_path_factory.mktemp("tiny")
-    synth.generate(str(root), identities=8, images_per_identity=4, pairs=40, seed=1)
-    return root
+def tiny(tiny_faces):
+    return tiny_faces
 
 
 def tiny_config(tiny, model_dir, **overrides):

@@ -121,17 +121,6 @@ def _release_python(python):
     return python
 
 
-def sample_inputs(detail, count, seed=0):
-    """`count` random input tensors for an input of LiteRT's `detail`: the full integer range of a
-    quantised input, [-1, 1] for a float one (tfmfn's normalised pixels)."""
-    rng = np.random.default_rng(seed)
-    shape = (count, *detail["shape"][1:])
-    if detail["dtype"] == np.float32:
-        return rng.uniform(-1, 1, shape).astype(np.float32)
-    info = np.iinfo(detail["dtype"])
-    return rng.integers(info.min, info.max + 1, shape).astype(detail["dtype"])
-
-
 def run_here(model_path, inputs):
     """The output tensors of tfmfn's own LiteRT for each input tensor."""
     from ai_edge_litert.interpreter import Interpreter
@@ -187,7 +176,7 @@ def check(model_path, python=None, count=4, seed=0):
     """Runs `model_path` in the app's LiteRT release and in tfmfn's on the same inputs; returns a report
     (`same`: the outputs agree within one int8 step, or 1e-4 of a float output's range)."""
     input_detail, _ = describe_in_release(model_path, python)  # the release loads the file first
-    inputs = sample_inputs(input_detail, count, seed)
+    inputs = litert.random_tensor(input_detail, np.random.default_rng(seed), count)
     got, version = run_in_release(model_path, inputs, python)
     expected = run_here(model_path, inputs)
     difference, allowed = litert.output_difference([expected], [got])

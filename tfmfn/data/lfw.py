@@ -166,9 +166,7 @@ def write_bin(root, out, view="test", detector=None, size=preprocess.INPUT_SIZE,
         "input_size": list(size),
         "seconds_per_photo": seconds / max(len(photos), 1),
     }
-    with open(f"{out}.json.partial", "w") as stream:
-        json.dump(summary, stream, indent=2)
-    os.replace(f"{out}.json.partial", f"{out}.json")
+    storage.write_text(f"{out}.json", json.dumps(summary, indent=2))
     return summary
 
 

@@ -307,18 +307,22 @@ def delegation(interpreter):
     return len(delegates) == 1 and not leftover, dict(leftover)
 
 
+def random_tensor(detail, rng, count=None):
+    """A random tensor for an input of LiteRT's `detail` (`count` of them on the batch axis when given):
+    the full range of an integer input, [-1, 1] (tfmfn's normalised pixels) for a float one."""
+    shape = tuple(detail["shape"]) if count is None else (count, *detail["shape"][1:])
+    dtype = detail["dtype"]
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        values = rng.integers(info.min, info.max, size=shape, endpoint=True)
+    else:
+        values = rng.uniform(-1, 1, size=shape)
+    return values.astype(dtype)
+
+
 def random_inputs(interpreter, rng):
-    """One random tensor per input of `interpreter`: the full range of an integer input, [-1, 1] for a float one."""
-    tensors = []
-    for detail in interpreter.get_input_details():
-        dtype = detail["dtype"]
-        if np.issubdtype(dtype, np.integer):
-            info = np.iinfo(dtype)
-            values = rng.integers(info.min, info.max, size=detail["shape"], endpoint=True)
-        else:
-            values = rng.uniform(-1, 1, size=detail["shape"])
-        tensors.append(values.astype(dtype))
-    return tensors
+    """One `random_tensor` per input of `interpreter`."""
+    return [random_tensor(detail, rng) for detail in interpreter.get_input_details()]
 
 
 def fill_inputs(interpreter, rng):
