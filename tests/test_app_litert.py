@@ -12,6 +12,8 @@ import pytest
 from tfmfn import app_litert, convert, models
 from tfmfn.runtime import litert
 
+from conftest import TINY_ARCH
+
 needs_release = pytest.mark.skipif(not os.path.exists(app_litert.PYTHON),
                                    reason="needs the app's LiteRT release: make litert-app (make test runs it)")
 needs_mediapipe = pytest.mark.skipif(not os.path.exists(app_litert.MEDIAPIPE_PYTHON),
@@ -26,12 +28,12 @@ def export(model_name, mode, io="int8"):
 
 
 @needs_release
-@pytest.mark.parametrize("model_name, mode, io", [
+@pytest.mark.parametrize("model_name, mode, io", [  # Table I's operators in every form, then the full networks
+    (TINY_ARCH, "int8", "float"),
+    (TINY_ARCH, "float32", None),
+    (TINY_ARCH, "float16", None),
+    (TINY_ARCH, "dynamic", None),
     ("mobilefacenet", "int8", "int8"),
-    ("mobilefacenet", "int8", "float"),
-    ("mobilefacenet", "float32", None),
-    ("mobilefacenet", "float16", None),
-    ("mobilefacenet", "dynamic", None),
     ("mobilefacenet_lrelu", "int8", "int8"),
     ("mobilefacenet_sirius", "int8", "int8"),  # the imported models' PReLU form for slopes of any sign and size
 ])
@@ -61,7 +63,7 @@ def with_op_version(tflite, op_name, version):
 
 @needs_release
 def test_a_model_needing_an_op_version_the_release_lacks_is_refused_with_the_op(tmp_path):
-    tflite = convert.convert_keras(models.build("mobilefacenet"), "float32")
+    tflite = convert.convert_keras(models.build(TINY_ARCH), "float32")
     path = tmp_path / "newer.tflite"
     path.write_bytes(with_op_version(tflite, "DEPTHWISE_CONV_2D", 99))
     with pytest.raises(app_litert.ReleaseMismatch, match=r"LiteRT 1\.4\.0, the release the app ships, cannot load"
@@ -77,14 +79,14 @@ def test_the_release_is_the_apps_litert_line():
 
 
 def with_standard_metadata(tflite):
-    return litert.add_standard_metadata(tflite, {"model": "mobilefacenet", "input_size": [112, 112],
+    return litert.add_standard_metadata(tflite, {"model": TINY_ARCH, "input_size": [112, 112],
                                                  "embedding_size": 128, "normalization": {"mean": 127.5, "scale": 128.0}})
 
 
 @needs_mediapipe
 def test_mediapipe_reads_a_float32_file_as_litert_does(tmp_path):
     path = tmp_path / "float32.tflite"
-    path.write_bytes(with_standard_metadata(export("mobilefacenet", "float32")))
+    path.write_bytes(with_standard_metadata(export(TINY_ARCH, "float32")))
     report = app_litert.mediapipe_check(str(path), count=3)
     assert report["same"] and report["cosine_min"] >= app_litert.MEDIAPIPE_AGREEMENT, report
 
@@ -92,7 +94,7 @@ def test_mediapipe_reads_a_float32_file_as_litert_does(tmp_path):
 @needs_mediapipe
 def test_mediapipe_refuses_an_int8_input_file_and_the_error_says_what_to_convert(tmp_path):
     path = tmp_path / "int8.tflite"
-    path.write_bytes(with_standard_metadata(export("mobilefacenet", "int8")))
+    path.write_bytes(with_standard_metadata(export(TINY_ARCH, "int8")))
     with pytest.raises(app_litert.ReleaseMismatch, match=r"refuses it: Type mismatch for its input tensor\. "
                                                          r"Requested one of these types: uint8/float32, got INT8.*--io uint8"):
         app_litert.mediapipe_check(str(path), count=1)

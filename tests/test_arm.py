@@ -109,3 +109,23 @@ def test_a_missing_environment_says_how_to_build_it(tmp_path):
         arm.environment(str(tmp_path))
     with pytest.raises(ValueError, match="unknown ARM core cortex-x9; choose from cortex-a53, cortex-a76, i8mm"):
         arm.measure([], cores=["cortex-x9"], env=arm.Environment(str(tmp_path)))
+
+
+def test_a_moved_environment_links_each_core_to_its_own_sysroot(tmp_path):
+    """A core's folder links the sysroot's folders relatively; links left by the environment's old place are
+    made again (the cpuinfo is kept: it describes the core, not the place)."""
+    old, new = tmp_path / "old", tmp_path / "new"
+    for home in (old, new):
+        (home / "sysroot" / "usr").mkdir(parents=True)
+        (home / "sysroot" / "usr" / "where").write_text(home.name)
+    core = arm.CORES["cortex-a53"]
+    root = new / "cores" / f"cortex-a53.{core.midr:08x}"
+    (root / "proc").mkdir(parents=True)
+    (root / "proc" / "cpuinfo").write_text("processor\t: 0\n")
+    (root / "usr").symlink_to(old / "sysroot" / "usr")  # as an absolute link made in the old place would be
+    (old / "sysroot" / "usr" / "where").unlink()
+    (old / "sysroot" / "usr").rmdir()
+    assert arm.core_root(arm.Environment(str(new)), "cortex-a53") == str(root)
+    assert (root / "usr" / "where").read_text() == "new"
+    assert os.readlink(root / "usr") == os.path.join("..", "..", "sysroot", "usr")
+    assert (root / "proc" / "cpuinfo").read_text() == "processor\t: 0\n"

@@ -16,6 +16,8 @@ from tfmfn import convert
 from tfmfn.data import bins
 from tfmfn.runtime import inference, litert, model_files
 
+from conftest import TINY_ARCH
+
 
 @pytest.fixture(scope="module")
 def trained(tiny_model, tiny_faces):
@@ -42,10 +44,14 @@ def test_float32_export_equals_keras_and_carries_metadata(trained, tmp_path):
     assert metadata["thresholds"] == card["thresholds"] and set(card["thresholds"]["use"].values()) <= set(card["thresholds"])
     assert metadata["recommended_threshold"] == card["thresholds"]["far_1e-3"]["threshold"]
     assert litert.read_standard_metadata(report["file"]) == {  # TFLite's own entry, for MediaPipe and LiteRT tools
-        "name": "mobilefacenet", "output": {"content": "feature"},
+        "name": TINY_ARCH, "output": {"content": "feature"},
         "input": {"content": "image", "color_space": "RGB", "width": 112, "height": 112,
                   "mean": [card["normalization"]["mean"]], "std": [card["normalization"]["scale"]]}}
     assert inference.load_embedder(report["file"]).embedding_size == 128  # metadata does not disturb LiteRT
+    runner = litert.interpreter_for(report["file"]).get_signature_runner("serving_default")
+    assert set(runner.get_input_details()) == {"image"} and set(runner.get_output_details()) == {"embedding"}
+    with pytest.raises(ValueError, match="2 names for 1 tensors"):
+        litert.with_signature(open(report["file"], "rb").read(), ["image", "mask"], ["embedding"])
 
 
 def test_ptq_int8_is_all_int8_delegated_and_its_report_is_right(trained, tmp_path):
@@ -55,7 +61,7 @@ def test_ptq_int8_is_all_int8_delegated_and_its_report_is_right(trained, tmp_pat
         say=lambda *a: None,
     )
     assert report["quantization"] == "int8 ptq" and report["float_ops"] == {} and report["fully_delegated"]
-    assert "PRELU" not in report["ops"] and report["ops"]["ADD"] == 33 + 12  # 33 PReLUs in deploy form, 12 residuals
+    assert "PRELU" not in report["ops"] and report["ops"]["ADD"] == 11 + 1  # 11 PReLUs in deploy form, 1 residual
     assert report["input"]["dtype"] == "int8" and 0 < report["input"]["scale"] < 1
     faces = bins.load_bin(str(root / "val.bin")).decode_all()[:12]
     float_embeddings = inference.load_embedder(str(model_dir)).embed(faces)
@@ -165,7 +171,7 @@ def test_float_ops_in_an_int8_model_are_refused(trained, tmp_path):
     model_dir, _ = trained
     float32 = convert.convert(request(model_dir, tmp_path, "float.tflite", mode="float32"), say=lambda *a: None)
     analysis = litert.analyse(open(float32["file"], "rb").read())
-    assert analysis["float_ops"]["CONV_2D"] == 33
+    assert analysis["float_ops"]["CONV_2D"] == 11  # 1 + 2 in each of the 4 bottlenecks + the 2 1x1 convs
     with pytest.raises(convert.ConversionError, match="float ops"):
         convert.check_all_int8(analysis)
 

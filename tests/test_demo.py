@@ -11,13 +11,15 @@ import pytest
 from tfmfn import android, app_litert, demo
 from tfmfn.runtime import litert, model_card
 
+from conftest import TINY_ARCH
+
 # make test runs a file's tests on one worker (--dist loadfile): the module-scoped demo runs once for them all
 
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     folder = tmp_path_factory.mktemp("demo")
-    settings = demo.Settings(out=str(folder / "demo"), data=str(folder / "synth"), identities=10,
+    settings = demo.Settings(out=str(folder / "demo"), data=str(folder / "synth"), arch=TINY_ARCH, identities=10,
                              images_per_identity=4, pairs=40, train_steps=2, qat_steps=2, benchmark_runs=5,
                              threads=(1, 2), assets=str(folder / "assets"))
     messages = []
@@ -31,7 +33,9 @@ def test_every_stage_ran_and_the_report_has_the_figures(finished):
         f"[{number}/{len(demo.STAGES)}] {name}" for number, name in enumerate(demo.STAGES, start=1)]
     models = report["models"]
     assert set(models) == {"keras", "float32", "int8"}
-    assert models["int8"]["bytes"] < 0.5 * models["float32"]["bytes"]
+    # smaller, though not by 4x: the tiny model's 17K weights are a small part of its files (graph, per-channel
+    # scales, metadata): 57 KB against 81 KB here; the full demo's int8 file is 1.51 MB against 4.03 MB (README)
+    assert models["int8"]["bytes"] < 0.8 * models["float32"]["bytes"]
     assert models["int8"]["bytes"] == os.path.getsize(settings.tflite("int8"))
     assert models["float32"]["parity"]["cosine_min"] > 0.9999
     assert 0.5 < models["int8"]["parity"]["cosine_mean"] <= 1.0

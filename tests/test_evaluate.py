@@ -14,6 +14,8 @@ from tfmfn import evaluate, models
 from tfmfn.data import bins, synth
 from tfmfn.runtime import inference, litert
 
+from conftest import TINY_ARCH
+
 
 def reference_protocol(first, second, issame):
     """The protocol written independently: matrices of predictions over all thresholds at once."""
@@ -112,7 +114,7 @@ def to_tflite(model, path, batch=None):
 
 
 def test_keras_and_float32_tflite_agree(small_set, tmp_path):
-    model = models.build("mobilefacenet")
+    model = models.build(TINY_ARCH)
     keras_results = evaluate.evaluate_bins(inference.KerasEmbedder(model), [small_set])
     tflite = inference.load_embedder(to_tflite(model, tmp_path / "m.tflite"))
     tflite_results = evaluate.evaluate_bins(tflite, [small_set], roc_path=str(tmp_path / "roc.png"))
@@ -123,7 +125,7 @@ def test_keras_and_float32_tflite_agree(small_set, tmp_path):
 
 
 def test_fixed_batch_and_int8_tflite(tmp_path):
-    model = models.build("mobilefacenet", input_shape=(64, 64, 3), embedding_size=32)
+    model = models.build(TINY_ARCH, input_shape=(64, 64, 3), embedding_size=32)
     faces = np.random.default_rng(1).integers(0, 255, (10, 64, 64, 3), dtype=np.uint8)
     expected = inference.KerasEmbedder(model).embed(faces)
     fixed = inference.load_embedder(to_tflite(model, tmp_path / "fixed.tflite", batch=4))
@@ -163,7 +165,7 @@ def test_int8_inputs_get_the_codes_quantization_aware_training_gave_them():
 
 
 def test_errors_name_the_problem(small_set, tmp_path):
-    model = models.build("mobilefacenet", input_shape=(96, 96, 3))
+    model = models.build(TINY_ARCH, input_shape=(96, 96, 3))
     with pytest.raises(ValueError, match="image 0 is 112x112 but .* takes 96x96; use a .bin made for this input"):
         evaluate.evaluate_bins(inference.KerasEmbedder(model), [small_set])
     faces = [cv2.imencode(".png", np.full((size, size, 3), 128, np.uint8))[1].tobytes() for size in (96, 96, 96, 90)]
@@ -172,7 +174,7 @@ def test_errors_name_the_problem(small_set, tmp_path):
         evaluate.evaluate_bins(inference.KerasEmbedder(model), [str(tmp_path / "mixed.bin")])
     from tfmfn.models import heads
 
-    trainer = heads.training_model(models.build("mobilefacenet"), heads.ArcFace(5))
+    trainer = heads.training_model(models.build(TINY_ARCH), heads.ArcFace(5))
     trainer.save(tmp_path / "trainer.keras")
     with pytest.raises(inference.NotAnEmbedderError, match="a training model with a head"):
         inference.load_embedder(str(tmp_path / "trainer.keras"))
@@ -182,7 +184,7 @@ def test_errors_name_the_problem(small_set, tmp_path):
 
 
 def test_cli_json_and_noflip(small_set, tmp_path):
-    model = models.build("mobilefacenet")
+    model = models.build(TINY_ARCH)
     model.save(tmp_path / "model.keras")
     outputs = {}
     for extra in ([], ["--noflip"]):

@@ -14,6 +14,8 @@ from tfmfn import models
 from tfmfn.data import ijb
 from tfmfn.runtime import inference
 
+from conftest import TINY_ARCH
+
 
 @pytest.fixture(scope="module")
 def ijbc(tmp_path_factory):
@@ -80,7 +82,7 @@ def test_roc_drops_the_points_between_corners_as_scikit_learn_does():
 
 
 def test_cli_prints_both_tables_and_json(ijbc, tmp_path):
-    model = models.build("mobilefacenet")
+    model = models.build(TINY_ARCH)
     model.save(tmp_path / "model.keras")
     command = [sys.executable, "-m", "tfmfn.evaluate", "--model", str(tmp_path / "model.keras"), "--ijb", ijbc,
                "--ijb_set", "IJBC"]

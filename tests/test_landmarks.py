@@ -1,6 +1,5 @@
 """ONet's five landmarks: the weights read without running code, the network, and its points on real photos."""
 
-import io
 import pickle
 
 import numpy as np

@@ -7,6 +7,8 @@ import pytest
 from tfmfn import colab, convert, models
 from tfmfn.runtime import litert, model_card, model_files
 
+from conftest import TINY_ARCH
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -16,9 +18,9 @@ def run_folder(tmp_path_factory):
     root = tmp_path_factory.mktemp("run")
     export = root / model_files.EXPORT_FOLDER
     export.mkdir()
-    net = models.build("mobilefacenet")
+    net = models.build(TINY_ARCH)
     net.save(export / model_files.EXPORT_MODEL)
-    card = model_card.make_card(net, "mobilefacenet", normalization=(127.0, 128.0))
+    card = model_card.make_card(net, TINY_ARCH, normalization=(127.0, 128.0))
     model_card.write_card(card, str(export))
     tflite = litert.add_metadata(convert.convert_keras(net, "float32"),
                                  {"normalization": {"mean": 120.0, "scale": 100.0}})
@@ -31,7 +33,7 @@ def test_a_run_folder_its_export_folder_and_its_file_are_one_model(run_folder):
              (run_folder, run_folder / "export", run_folder / "export" / model_files.EXPORT_MODEL)]
     assert {model.path for model in found} == {str(run_folder / "export" / model_files.EXPORT_MODEL)}
     model = found[0]
-    assert model.kind == "keras" and model.card["model"] == "mobilefacenet"
+    assert model.kind == "keras" and model.card["model"] == TINY_ARCH
     assert model.normalization == (127.0, 128.0) and model.run_folder == str(run_folder)
     assert model_files.locate(model) is model  # resolved once, passed down as is
 

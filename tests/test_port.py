@@ -131,7 +131,7 @@ def test_files_that_are_not_mobilefacenets_get_one_line_saying_what_and_why(tmp_
     assert "imports .tflite and .onnx" in one_line_error(tmp_path / "model.pb")
     int8 = tmp_path / "int8.tflite"
     faces = np.random.default_rng(0).uniform(-1, 1, (4, 112, 112, 3)).astype(np.float32)
-    int8.write_bytes(convert.convert_keras(models.build("mobilefacenet"), "int8", representative=faces))
+    int8.write_bytes(convert.convert_keras(models.build("mobilefacenet_tiny"), "int8", representative=faces))
     assert "float model" in one_line_error(int8)
 
 

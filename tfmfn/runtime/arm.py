@@ -22,6 +22,7 @@ Example:
     'fp asimd aes pmull sha1 sha2 crc32 cpuid'
 """
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -131,14 +132,17 @@ def core_root(env, name):
     core = CORES[name]
     root = os.path.join(env.home, "cores", f"{name}.{core.midr:08x}")
     info = os.path.join(root, "proc", "cpuinfo")
-    if os.path.exists(info):
-        return root
     os.makedirs(os.path.dirname(info), exist_ok=True)
     for entry in os.listdir(env.sysroot):
-        try:
-            os.symlink(os.path.join(env.sysroot, entry), os.path.join(root, entry))
-        except FileExistsError:  # made by another process meanwhile
-            pass
+        link = os.path.join(root, entry)
+        if os.path.exists(link):
+            continue
+        with contextlib.suppress(FileNotFoundError):  # a link made before the environment was moved
+            os.unlink(link)
+        with contextlib.suppress(FileExistsError):  # made by another process meanwhile
+            os.symlink(os.path.relpath(os.path.join(env.sysroot, entry), root), link)  # relative: movable
+    if os.path.exists(info):
+        return root
     probe = "import sys; sys.stdout.buffer.write(open('/proc/self/auxv', 'rb').read())"
     auxv = subprocess.run(_qemu(env, core, root, "-c", probe), capture_output=True, env=_qemu_environ(env),
                           check=True).stdout

@@ -197,6 +197,26 @@ def _with_entry(tflite, name, data):
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
+def with_signature(tflite, input_names, output_names, key="serving_default"):
+    """`tflite` bytes with one SignatureDef, `key`, naming its first subgraph's inputs and outputs."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(tflite))
+    signature = schema.SignatureDefT()
+    signature.signatureKey, signature.subgraphIndex = key, 0
+    for side, names in (("inputs", input_names), ("outputs", output_names)):
+        indices = getattr(model.subgraphs[0], side)
+        if len(names) != len(indices):
+            raise ValueError(f"{len(names)} names for {len(indices)} tensors: {', '.join(names)}")
+        maps = [schema.TensorMapT() for _ in names]
+        for tensor_map, name, index in zip(maps, names, indices):
+            tensor_map.name, tensor_map.tensorIndex = name, int(index)
+        setattr(signature, side, maps)
+    model.signatureDefs = [signature]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
 def _entry(tflite, name):
     """The bytes of metadata entry `name` of a .tflite file (path or bytes), or None."""
     from tensorflow.lite.python import schema_py_generated as schema
@@ -265,12 +285,9 @@ def analyse(tflite):
     delegated.allocate_tensors()
     fully_delegated, leftover = delegation(delegated)
     return {
-        "ops": dict(sorted(ops.items())),
-        "float_ops": dict(sorted(float_ops.items())),
-        "input": _tensor_summary(plain.get_input_details()[0]),
-        "output": _tensor_summary(plain.get_output_details()[0]),
-        "fully_delegated": fully_delegated,
-        "ops_outside_xnnpack": leftover,
+        "ops": dict(sorted(ops.items())), "float_ops": dict(sorted(float_ops.items())),
+        "input": _tensor_summary(plain.get_input_details()[0]), "output": _tensor_summary(plain.get_output_details()[0]),
+        "fully_delegated": fully_delegated, "ops_outside_xnnpack": leftover,
     }
 
 

@@ -17,13 +17,12 @@ from tfmfn.train.run_folder import (
 )
 
 
-def export_embedder(weights, config, folder):
-    """Saves the embedder of `config` with `weights` (`model.get_weights()`) in float32 (no head, plain
-    BatchNorm) as `folder/embedder.keras`; a QAT embedder as `folder/qat_embedder.weights.h5` (tfmot's
-    layers do not reload from .keras files; `load_keras_model` rebuilds it from the model card written
-    beside it). The file is loaded back and checked before it takes its place."""
-    plain = build_float32_embedder(config)
-    plain.set_weights(weights)
+def export_embedder(plain, config, folder):
+    """Saves `plain`, the float32 embedder of `config` (no head, plain BatchNorm;
+    `build_float32_embedder`) holding the weights to export, as `folder/embedder.keras`; a QAT embedder
+    as `folder/qat_embedder.weights.h5` (tfmot's layers do not reload from .keras files;
+    `load_keras_model` rebuilds it from the model card written beside it). The file is loaded back and
+    checked before it takes its place; returns its path."""
     storage.makedirs(folder)
     path = os.path.join(folder, EXPORT_QAT_WEIGHTS if config.qat else EXPORT_MODEL)
     with storage.written(path) as local:
@@ -35,7 +34,7 @@ def export_embedder(weights, config, folder):
             plain.save(local)
             reloaded = load_keras_model(local)
         _check_saved(path, reloaded, plain)
-    return plain, path
+    return path
 
 
 class Evaluator:
@@ -66,20 +65,23 @@ class Evaluator:
         self.model.set_weights(embedder.get_weights())
 
 
-def export_run(config, trainer, source, strategy, best, chief):
+def export_run(config, trainer, source, strategy, best, chief, plain=None):
     """Writes `export/` (the chief; every worker calls it: reading the trained weights is a collective
-    under MultiWorkerMirroredStrategy) and returns its model card (None on the other workers)."""
+    under MultiWorkerMirroredStrategy) and returns its model card (None on the other workers). `plain`:
+    a float32 embedder of `config` to export through (the Evaluator's, so that a QAT model, slow to
+    build, is not built again); one is built when it is None."""
     export_dir = os.path.join(config.model_dir, EXPORT_FOLDER)
     best_dir = os.path.join(config.model_dir, BEST_FOLDER)
     weights = trainer.embedder.get_weights()
     if not chief:
         return None
-    if best is not None:
-        saved = build_float32_embedder(config)
+    plain = plain or build_float32_embedder(config)
+    if best is None:
+        plain.set_weights(weights)
+    else:
         with storage.local_copy(os.path.join(best_dir, BEST_WEIGHTS)) as local:
-            saved.load_weights(local)
-        weights = saved.get_weights()
-    plain, path = export_embedder(weights, config, export_dir)
+            plain.load_weights(local)
+    export_embedder(plain, config, export_dir)
     if best is not None and storage.exists(os.path.join(best_dir, HEAD_WEIGHTS)):
         storage.copy(os.path.join(best_dir, HEAD_WEIGHTS), os.path.join(export_dir, HEAD_WEIGHTS))
     else:

@@ -168,7 +168,7 @@ def _train(config, strategy, verbose):
                 evaluate_now(step)
     elif evaluator and best is None:
         evaluate_now(start)
-    card = export_run(config, trainer, source, strategy, best, chief)
+    card = export_run(config, trainer, source, strategy, best, chief, evaluator.model if evaluator else None)
     wait_for_every_worker(strategy)
     return card
 
