@@ -75,7 +75,8 @@ def export_run(config, trainer, source, strategy, best, chief, plain=None):
     weights = trainer.embedder.get_weights()
     if not chief:
         return None
-    plain = plain or build_float32_embedder(config)
+    if plain is None:
+        plain = build_float32_embedder(config)
     if best is None:
         plain.set_weights(weights)
     else:
